@@ -1,0 +1,168 @@
+"""``facekeypoints MODE [ARGS]``: the command line. Each mode calls the public Python function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+HELP = """\
+facekeypoints: the 15 Kaggle facial keypoints, trained and measured honestly.
+
+usage: facekeypoints MODE [ARGS]     (facekeypoints MODE --help for each mode)
+
+modes:
+  data      convert a 68-point face set to the Kaggle layout, or inspect a data set
+  train     train a model from a named recipe, with key=value overrides
+  evaluate  test metrics of a checkpoint (RMSE, NME, failure rate), table/JSON + pictures
+  models    list registered models and recipes
+
+examples:
+  1. facekeypoints data convert ../shared/data/youtube-faces-68 data/yt15
+  2. facekeypoints train --recipe paper --data data/yt15
+  3. facekeypoints train --recipe paper --data data/yt15 epochs=5 batch_size=64 seed=1
+  4. facekeypoints train --resume runs/train/paper
+  5. facekeypoints evaluate --model runs/train/paper --data data/yt15 --split paper --json
+
+Data paths default to $FACEKEYPOINTS_DATA. Kaggle's own files work as downloaded:
+  kaggle competitions download -c facial-keypoints-detection -p kaggle/
+  facekeypoints train --recipe paper --data kaggle/
+"""
+
+
+def _data_default() -> str | None:
+    return os.environ.get("FACEKEYPOINTS_DATA")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import RECIPES
+
+    p = argparse.ArgumentParser(prog="facekeypoints", description=HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True)
+    sub = p.add_subparsers(dest="mode", metavar="MODE")
+
+    d = sub.add_parser("data", help="convert or inspect data sets")
+    dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
+    c = dsub.add_parser("convert", help="68-point face set -> Kaggle layout (training.csv + meta.csv)",
+                        description="Frame, crop (96x96 gray) and map 68 iBUG points to the 15 Kaggle keypoints. "
+                                    "SRC is a folder of images (or .tar archives of them) with a 68-point CSV "
+                                    "or .pts files. Bad items are skipped and listed at the end.")
+    c.add_argument("src", help="68-point source folder")
+    c.add_argument("out_dir", help="output folder (training.csv, meta.csv, convert.json)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    i = dsub.add_parser("info", help="counts and label coverage of a Kaggle-layout data set")
+    i.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
+    i.add_argument("--json", action="store_true", help="print JSON")
+
+    t = sub.add_parser("train", help="train a model", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Train from a named recipe. Any config key can be overridden as key=value "
+                                   "(see facekeypoints/config.py for keys and defaults).",
+                       epilog="recipes:\n" + "\n".join(f"  {k:<8} {v}" for k, v in RECIPES.items()))
+    t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 lr=3e-4")
+    t.add_argument("--recipe", default="paper", choices=sorted(RECIPES), help="named recipe (default: paper)")
+    t.add_argument("--data", default=_data_default(), help="Kaggle-layout folder, training.csv or zip")
+    t.add_argument("--name", help="run name (default: the recipe); runs/train/NAME, never overwritten")
+    t.add_argument("--project", default="runs/train", help="folder holding run folders")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("evaluate", help="metrics of a checkpoint on a split's test part")
+    e.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    e.add_argument("--data", default=_data_default(), help="Kaggle-layout folder, training.csv or zip")
+    e.add_argument("--split", default="paper", help="split protocol (default: paper)")
+    e.add_argument("--part", default="test", choices=("train", "val", "test"), help="which part (default: test)")
+    e.add_argument("--out", help="folder for metrics.json and pictures (default: none written)")
+    e.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    e.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+
+    m = sub.add_parser("models", help="list registered models and recipes")
+    m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
+    return p
+
+
+def _need(value: str | None, what: str) -> str:
+    if not value:
+        raise ValueError(f"no {what} given: pass --data PATH or set FACEKEYPOINTS_DATA")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.mode == "data" and args.action == "convert":
+        from .data import convert_68
+
+        s = convert_68(args.src, args.out_dir, progress=not args.quiet)
+        print(f"wrote {args.out_dir}/training.csv: {s['faces']} faces, {s['identities']} identities, "
+              f"{s['missing_keypoints']} keypoints outside the crop (missing)")
+        if s["skipped"]:
+            print(f"skipped {len(s['skipped'])} item(s):")
+            for item in s["skipped"]:
+                print(f"  {item['item']}: {item['reason']}")
+        return 0
+    if args.mode == "data" and args.action == "info":
+        from .data import load_training
+
+        ds = load_training(_need(args.path, "data"))
+        present = ~__import__("numpy").isnan(ds.keypoints[..., 0])
+        info = {"source": ds.source, "faces": len(ds), "data_hash": ds.data_hash,
+                "identities": None if ds.identities is None else int(len(set(ds.identities))),
+                "faces_with_all_15": int(present.all(1).sum()), "labels_present": int(present.sum())}
+        print(json.dumps(info) if args.json else "\n".join(f"{k:<18} {v}" for k, v in info.items()))
+        return 0
+    if args.mode == "train":
+        from .config import make_config, parse_overrides
+        from .train import train
+
+        if args.resume:
+            run_dir = train(resume=args.resume, progress=not args.quiet)
+        else:
+            over = parse_overrides(args.overrides)
+            over["data"] = _need(over.get("data") or args.data, "data")
+            cfg = make_config(args.recipe, **over)
+            run_dir = train(cfg, runs_root=args.project, name=args.name or args.recipe, progress=not args.quiet)
+        metrics = run_dir / "metrics.json"
+        if metrics.exists():
+            from .evaluate import format_table
+
+            print(format_table(json.loads(metrics.read_text())))
+        print(f"run folder: {run_dir}")
+        return 0
+    if args.mode == "evaluate":
+        from .evaluate import evaluate, format_table
+
+        m = evaluate(args.model, _need(args.data, "data"), args.split, args.part, out_dir=args.out, device=args.device)
+        print(json.dumps(m) if args.json else format_table(m))
+        return 0
+    if args.mode == "models":
+        from .config import RECIPES
+        from .models import create_model, list_models
+
+        for name in list_models(args.pattern):
+            n = sum(p.numel() for p in create_model(name).parameters())
+            print(f"{name:<16} {n / 1e6:7.3f}M params")
+        print("recipes: " + ", ".join(sorted(RECIPES)))
+        return 0
+    build_parser().print_help()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; ``argv`` lets tests drive the CLI in-process."""
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.mode is None:
+        print(HELP)
+        return 0
+    try:
+        return run(args)
+    except (DataError, CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"facekeypoints {args.mode}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

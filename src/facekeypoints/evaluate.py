@@ -1,0 +1,74 @@
+"""``facekeypoints evaluate``: honest test metrics for a checkpoint, as JSON, a table and pictures."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import load_checkpoint, resolve_checkpoint
+from .data import KeypointDataset, load_training, make_split
+from .fileio import atomic_write_json
+from .inference import pick_device, predict_crops
+from .metrics import forward_fill, nme_per_face, rmse, summary
+from .plots import face_grid, learning_curves, per_keypoint_bars
+
+
+def evaluate(model_path: str | Path, data: str | Path, split: str = "paper", part: str = "test",
+             out_dir: str | Path | None = None, device: str = "auto", plots: bool = True,
+             dataset: KeypointDataset | None = None) -> dict[str, Any]:
+    """Metrics of a checkpoint on one part (``test`` by default) of a split of ``data``.
+
+    The split seed comes from the checkpoint's training config, so the test faces are the
+    ones that training never saw. Writes ``metrics.json`` (and pictures) to ``out_dir``.
+    """
+    model, meta = load_checkpoint(model_path, pick_device(device))
+    ds = dataset if dataset is not None else load_training(data)
+    if meta.get("data_hash") and meta["data_hash"] != ds.data_hash:
+        print(f"note: {data} is not the data this model was trained on (hash differs)", file=sys.stderr)
+    seed = meta.get("config", {}).get("split_seed", 0)
+    idx = make_split(len(ds), split, seed, ds.identities)[part]
+    true = ds.keypoints[idx]
+    pred = predict_crops(model, ds.images[idx])
+    result = {
+        **summary(pred, true),
+        "rmse_ffill": rmse(pred, forward_fill(ds.keypoints)[idx]),  # only to compare with the report's 2.1
+        "split": split, "split_seed": seed, "part": part,
+        "model": meta["model"], "checkpoint": str(resolve_checkpoint(model_path)),
+        "data": str(data), "data_hash": ds.data_hash,
+    }
+    if out_dir is not None:
+        out = Path(out_dir)
+        atomic_write_json(out / ("metrics.json" if part == "test" else f"metrics_{part}.json"), result)
+        if plots:
+            _pictures(out, ds.images[idx], true, pred, result, resolve_checkpoint(model_path).parent)
+    return result
+
+
+def _pictures(out: Path, images, true, pred, result, ckpt_dir: Path) -> None:
+    per_keypoint_bars(out / "per_keypoint_rmse.png", result["per_keypoint_rmse"])
+    nme = nme_per_face(pred, true)
+    order = np.argsort(np.where(np.isfinite(nme), nme, -1))
+    for tag, pick in (("best", order[:16]), ("worst", order[::-1][:16])):
+        titles = [f"NME {100 * nme[i]:.1f}%" for i in pick]
+        face_grid(out / f"{tag}_faces.png", images[pick], true[pick], pred[pick], titles)
+    hist = ckpt_dir / "history.json"
+    if hist.exists():
+        learning_curves(out / "learning_curves.png", json.loads(hist.read_text()))
+
+
+def format_table(m: dict[str, Any]) -> str:
+    """The metrics as a plain-text table."""
+    lines = [
+        f"{m['model']} on {m['part']} part of split {m['split']!r}: {m['n_faces']} faces",
+        f"  RMSE (present labels)   {m['rmse']:.4f} px",
+        f"  RMSE (forward-filled)   {m['rmse_ffill']:.4f} px",
+        f"  NME (outer eye corners) {100 * m['nme']:.3f} %",
+        f"  failure rate (NME>10%)  {100 * m['failure_rate']:.2f} %",
+        "  per keypoint RMSE (px):",
+    ]
+    lines += [f"    {k:<26} {v:.3f}" for k, v in m["per_keypoint_rmse"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""Models by name, after timm: ``@register_model`` entrypoints, ``create_model``, ``list_models``.
+
+Every model maps raw pixels ``(B, 1, 96, 96)`` float in 0..255 to keypoints ``(B, 15, 2)``
+in pixels of that 96x96 frame (pixel centres at integers). Input normalisation lives in
+the model (``input_mean``/``input_std``), so exported models and checkpoints need nothing else.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+
+import torch.nn as nn
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Register a model entrypoint under its function name."""
+    if fn.__name__ in _MODELS:
+        raise ValueError(f"model {fn.__name__!r} registered twice")
+    _MODELS[fn.__name__] = fn
+    return fn
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a glob ``pattern``, sorted."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model; ``None``-valued kwargs leave the model's own defaults."""
+    if name not in _MODELS:
+        import difflib
+
+        near = difflib.get_close_matches(name, _MODELS, n=3)
+        raise ValueError(f"unknown model {name!r}" + (f"; did you mean {near}?" if near else f"; known: {list_models()}"))
+    return _MODELS[name](**{k: v for k, v in kwargs.items() if v is not None})

@@ -1,0 +1,188 @@
+"""Training: the whole loop in one function, read top to bottom.
+
+Run folder (``runs/train/NAME``, never overwritten): ``config.json`` (resolved config),
+``split.json`` (indices), ``history.json`` (per epoch), ``state.safetensors`` (resume
+point, rewritten atomically after every epoch), ``model.safetensors`` + ``model.json``
+(the final weights), ``metrics.json`` and pictures from the test evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import load_state, save_checkpoint, save_state
+from .config import TrainConfig, config_dict, config_from_dict
+from .data import load_training, make_split
+from .fileio import atomic_write_json
+from .inference import pick_device, predict_crops
+from .metrics import forward_fill, rmse
+from .models import create_model
+
+
+def next_run_dir(root: str | Path, name: str) -> Path:
+    """``root/name``, or ``root/name2``, ``name3``... whichever is free first."""
+    root = Path(root)
+    for i in range(1, 10_000):
+        d = root / (name if i == 1 else f"{name}{i}")
+        if not d.exists():
+            d.mkdir(parents=True)
+            return d
+    raise RuntimeError(f"no free run folder under {root}")
+
+
+def masked_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean loss over present coordinates only (NaN targets carry no gradient)."""
+    present = torch.isfinite(target)
+    diff = torch.where(present, pred - torch.nan_to_num(target), torch.zeros_like(pred))
+    per = diff.abs() if kind == "l1" else diff**2
+    return per.sum() / present.sum().clamp(min=1)
+
+
+def lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
+    """Learning rate at a step: optional linear warm-up, then constant or cosine to zero."""
+    warm = int(cfg.warmup_epochs * steps_per_epoch)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.schedule == "cosine":
+        t = (step - warm) / max(1, total - warm)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
+    return cfg.lr
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return opt(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _pack_state(model, opt, gen: torch.Generator) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Everything a resumed run needs to continue bit for bit."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    osd = opt.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in osd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"opt.{pid}.{k}"] = v
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = gen.get_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    return tensors, {"param_groups": osd["param_groups"], "opt_scalars": scalars}
+
+
+def _unpack_state(tensors, info, model, opt, gen: torch.Generator) -> None:
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, Any]] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    for pid, sc in info["opt_scalars"].items():
+        state.setdefault(int(pid), {}).update(sc)
+    opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    gen.set_state(tensors["rng.shuffle"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
+def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, resume: str | Path | None = None,
+          runs_root: str | Path = "runs/train", name: str | None = None, progress: bool = True,
+          evaluate_test: bool = True) -> Path:
+    """Train a model; returns the run folder. ``resume=RUN_DIR`` continues an interrupted run."""
+    # ---- set-up: config, run folder, data, split
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    elif cfg is None:
+        raise ValueError("train() needs a config or resume=RUN_DIR")
+    if not cfg.data:
+        raise ValueError("no training data: pass data=PATH (a Kaggle-layout folder, training.csv or zip)")
+    run_dir = Path(run_dir) if run_dir is not None else next_run_dir(runs_root, name or "run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+
+    ds = load_training(cfg.data)
+    split = make_split(len(ds), cfg.split, cfg.split_seed, ds.identities)
+    # The report forward-filled missing labels over the CSV rows before splitting.
+    targets = forward_fill(ds.keypoints) if cfg.missing == "ffill" else ds.keypoints
+    images = torch.from_numpy(ds.images)  # (N, 96, 96) uint8, stays uint8 until a batch is cut
+    x_train, y_train = images[split["train"]], torch.from_numpy(targets[split["train"]])
+    x_val, y_val = images[split["val"]], ds.keypoints[split["val"]]
+    if not resume:
+        atomic_write_json(run_dir / "config.json", config_dict(cfg))
+        atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
+                                                   "data_hash": ds.data_hash,
+                                                   **{k: v.tolist() for k, v in split.items()}})
+
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = create_model(cfg.model).to(device, memory_format=fmt)
+    opt = _optimizer(cfg, model)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    state_path = run_dir / "state.safetensors"
+    if resume is not None and state_path.exists():
+        tensors, info = load_state(state_path)
+        _unpack_state(tensors, info, model, opt, gen)
+        history, start_epoch = info["history"], info["epoch"]
+
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    bar = tqdm(range(start_epoch, cfg.epochs), desc="train", unit="epoch", disable=not progress,
+               initial=start_epoch, total=cfg.epochs, file=sys.stderr)
+    for epoch in bar:
+        # ---- one epoch of optimisation
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(x_train), generator=gen)
+        loss_sum = torch.zeros((), device=device)  # summed on device: no per-step host sync
+        for b in range(steps_per_epoch):
+            step = epoch * steps_per_epoch + b
+            for g in opt.param_groups:
+                g["lr"] = lr_at(cfg, step, total_steps, steps_per_epoch)
+            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            x = x_train[idx].to(device, non_blocking=True).unsqueeze(1).float()  # (B, 1, 96, 96)
+            x = x.contiguous(memory_format=fmt)
+            y = y_train[idx].to(device, non_blocking=True)  # (B, 15, 2)
+            loss = masked_loss(model(x), y, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach()
+        # ---- validate, log, save the resume point
+        val_pred = predict_crops(model, x_val, cfg.eval_batch_size)
+        history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
+                        "val_rmse": rmse(val_pred, y_val), "lr": opt.param_groups[0]["lr"],
+                        "time_s": time.perf_counter() - t0})
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3g}", val_rmse=f"{history[-1]['val_rmse']:.3f}")
+        tensors, info = _pack_state(model, opt, gen)
+        save_state(state_path, tensors, {**info, "epoch": epoch + 1, "history": history})
+        atomic_write_json(run_dir / "history.json", history)
+
+    # ---- final weights, then the honest test evaluation
+    save_checkpoint(run_dir / "model.safetensors", model, cfg.model, {
+        "config": config_dict(cfg), "data_hash": ds.data_hash,
+        "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
+        "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
+    })
+    if evaluate_test:
+        from .evaluate import evaluate
+
+        evaluate(run_dir, cfg.data, cfg.split, out_dir=run_dir, dataset=ds)
+    return run_dir
