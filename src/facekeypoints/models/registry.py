@@ -34,5 +34,6 @@ def create_model(name: str, **kwargs) -> nn.Module:
         import difflib
 
         near = difflib.get_close_matches(name, _MODELS, n=3)
-        raise ValueError(f"unknown model {name!r}" + (f"; did you mean {near}?" if near else f"; known: {list_models()}"))
+        hint = f"; did you mean {near}?" if near else f"; known: {list_models()}"
+        raise ValueError(f"unknown model {name!r}{hint}")
     return _MODELS[name](**{k: v for k, v in kwargs.items() if v is not None})

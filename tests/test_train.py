@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from facekeypoints.config import make_config
+from facekeypoints.train import masked_loss, train
+
+
+def _cfg(data, **kw):
+    return make_config("tiny", **{"data": str(data), "epochs": 3, "batch_size": 16, "threads": 1, **kw})
+
+
+def test_training_lowers_the_loss_and_writes_a_run(kaggle_dir, tmp_path):
+    run = train(_cfg(kaggle_dir, lr=3e-3), runs_root=tmp_path / "runs", name="t", progress=False)
+    hist = json.loads((run / "history.json").read_text())
+    assert len(hist) == 3 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    for f in ("config.json", "split.json", "model.json", "model.safetensors", "metrics.json", "best_faces.png"):
+        assert (run / f).exists(), f
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 40
+    assert not list(run.glob("*.pt")) and not list(run.glob("*.pkl"))
+    # runs are never overwritten
+    assert train(_cfg(kaggle_dir, epochs=1), runs_root=tmp_path / "runs", name="t", progress=False).name == "t2"
+
+
+def test_resume_reaches_the_same_weights(kaggle_dir, tmp_path):
+    full = train(_cfg(kaggle_dir), run_dir=tmp_path / "full", progress=False, evaluate_test=False)
+    # An "interrupted" run: stopped after 1 epoch, then resumed to 3.
+    part = train(_cfg(kaggle_dir, epochs=1), run_dir=tmp_path / "part", progress=False, evaluate_test=False)
+    cfg = json.loads((part / "config.json").read_text())
+    cfg["epochs"] = 3
+    (part / "config.json").write_text(json.dumps(cfg))
+    train(resume=part, progress=False, evaluate_test=False)
+    a, b = load_file(str(full / "model.safetensors")), load_file(str(part / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+    assert len(json.loads((part / "history.json").read_text())) == 3
+
+
+def test_masked_loss_ignores_missing_labels():
+    import torch
+
+    pred = torch.zeros(1, 15, 2, requires_grad=True)
+    target = torch.full((1, 15, 2), float("nan"))
+    target[0, 0] = torch.tensor([3.0, 4.0])
+    loss = masked_loss(pred, target, "mse")
+    assert loss.item() == pytest.approx(12.5)
+    loss.backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad[0, 1:].abs().sum() == 0
