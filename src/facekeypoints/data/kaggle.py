@@ -1,0 +1,300 @@
+"""Read the Kaggle "Facial Keypoints Detection" layout, exactly as Kaggle ships it.
+
+Accepted sources for the training set: a folder holding ``training.csv`` or
+``training.zip`` (or the competition zip), ``training.csv`` itself, ``training.zip``,
+or the whole competition zip (which nests ``training.zip``). Likewise for ``test``.
+
+Parsing is vectorised (one ``np.fromstring`` over all pixel strings) and the parsed
+arrays are cached, keyed by the source file's sha256, so a second load is fast.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..fileio import atomic_write, atomic_write_json, sha256_file
+from ..keypoints import COLUMNS, NUM_KEYPOINTS
+
+IMAGE_SIZE = 96
+NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+CACHE_VERSION = 1
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, row and field."""
+
+
+@dataclass
+class KeypointDataset:
+    """Faces and keypoints in memory.
+
+    images: ``(N, 96, 96)`` uint8; keypoints: ``(N, 15, 2)`` float32 pixels, NaN = missing.
+    identities: ``(N,)`` person ids when the source has them (converted sets), else None.
+    extra: optional per-face arrays from a converted set's ``meta.csv`` (e.g. ``points68``).
+    """
+
+    images: np.ndarray
+    keypoints: np.ndarray
+    identities: np.ndarray | None = None
+    source: str = ""
+    data_hash: str = ""
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, idx: np.ndarray) -> KeypointDataset:
+        return KeypointDataset(
+            self.images[idx],
+            self.keypoints[idx],
+            None if self.identities is None else self.identities[idx],
+            self.source,
+            self.data_hash,
+            {k: v[idx] for k, v in self.extra.items()},
+        )
+
+
+# --------------------------------------------------------------------------- locating
+def _find_member(zf: zipfile.ZipFile, stem: str) -> str | None:
+    names = zf.namelist()
+    for want in (f"{stem}.csv", f"{stem}.zip"):
+        for n in names:
+            if n.rsplit("/", 1)[-1] == want:
+                return n
+    return None
+
+
+def read_source_bytes(path: str | Path, stem: str) -> tuple[bytes, str]:
+    """Return the raw CSV bytes of ``stem`` (``training`` or ``test``) and a display name.
+
+    ``path`` may be a folder, the CSV, its zip, or the competition zip nesting the zip.
+    """
+    path = Path(path)
+    if path.is_dir():
+        for cand in (f"{stem}.csv", f"{stem}.zip"):
+            if (path / cand).exists():
+                return read_source_bytes(path / cand, stem)
+        zips = sorted(path.glob("*.zip"))
+        for z in zips:
+            with zipfile.ZipFile(z) as zf:
+                if _find_member(zf, stem):
+                    return read_source_bytes(z, stem)
+        raise DataError(f"{path}: no {stem}.csv, {stem}.zip or competition zip holding them")
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.suffix.lower() != ".zip":
+        return path.read_bytes(), str(path)
+    data, name = path.read_bytes(), str(path)
+    # Unwrap nested zips (competition zip -> training.zip -> training.csv).
+    for _ in range(3):
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as e:
+            raise DataError(f"{name}: not a readable zip file ({e})") from None
+        member = _find_member(zf, stem)
+        if member is None:
+            raise DataError(f"{name}: holds no {stem}.csv or {stem}.zip")
+        data, name = zf.read(member), f"{name}!{member}"
+        if not member.endswith(".zip"):
+            return data, name
+    raise DataError(f"{name}: zips nested too deeply")
+
+
+# --------------------------------------------------------------------------- parsing
+def parse_pixels(images: pd.Series, name: str, first_line: int = 2) -> np.ndarray:
+    """Parse a column of space-separated pixel strings into ``(N, 96, 96)`` uint8.
+
+    One vectorised parse; only when that fails is each row inspected to name the bad one.
+    """
+    strings = images.fillna("").astype(str).str.strip()
+    counts = strings.str.count(" ").to_numpy() + 1
+    counts[strings.str.len().to_numpy() == 0] = 0
+    for i in np.flatnonzero(counts != NUM_PIXELS)[:1]:
+        raise DataError(
+            f"{name}: row {i + 1} (line {i + first_line}), field 'Image': "
+            f"{counts[i]} pixel values, expected {NUM_PIXELS} (96x96)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # older numpy warns instead of raising
+            values = np.fromstring(" ".join(strings.tolist()), dtype=np.int32, sep=" ")
+        bad = values.size != counts.sum() or (values.size and (values.min() < 0 or values.max() > 255))
+    except ValueError:
+        bad = True
+    if bad:
+        for i, s in enumerate(strings.tolist()):
+            for tok in s.split(" "):
+                if not tok.isdigit() or int(tok) > 255:
+                    raise DataError(
+                        f"{name}: row {i + 1} (line {i + first_line}), field 'Image': "
+                        f"bad pixel value {tok[:20]!r} (want an integer 0..255)"
+                    )
+        raise DataError(f"{name}: field 'Image' could not be parsed")
+    return values.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"{name}: malformed CSV ({e})") from None
+
+
+def _require_columns(df: pd.DataFrame, cols: list[str], name: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"{name}: missing column(s) {missing}; found {list(df.columns)[:8]}...")
+
+
+def parse_training_csv(raw: bytes, name: str = "training.csv") -> tuple[np.ndarray, np.ndarray]:
+    """Parse Kaggle ``training.csv`` bytes into images ``(N,96,96)`` and keypoints ``(N,15,2)``."""
+    df = _read_csv(raw, name)
+    _require_columns(df, [*COLUMNS, "Image"], name)
+    coords = np.empty((len(df), len(COLUMNS)), dtype=np.float32)
+    for j, col in enumerate(COLUMNS):
+        text = df[col].str.strip()
+        num = pd.to_numeric(text, errors="coerce")
+        bad = (text != "") & (num.isna() | ~np.isfinite(num.fillna(0)))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{name}: row {i + 1} (line {i + 2}), field {col!r}: not a number: {text.iloc[i][:30]!r}")
+        coords[:, j] = num.to_numpy(dtype=np.float32, na_value=np.nan)
+    images = parse_pixels(df["Image"], name)
+    return images, coords.reshape(-1, NUM_KEYPOINTS, 2)
+
+
+def parse_test_csv(raw: bytes, name: str = "test.csv") -> tuple[np.ndarray, np.ndarray]:
+    """Parse Kaggle ``test.csv`` bytes into image ids ``(N,)`` and images ``(N,96,96)``."""
+    df = _read_csv(raw, name)
+    _require_columns(df, ["ImageId", "Image"], name)
+    ids = pd.to_numeric(df["ImageId"].str.strip(), errors="coerce")
+    if ids.isna().any():
+        i = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise DataError(f"{name}: row {i + 1} (line {i + 2}), field 'ImageId': not an integer")
+    return ids.to_numpy(dtype=np.int64), parse_pixels(df["Image"], name)
+
+
+# --------------------------------------------------------------------------- cache
+def cache_dir() -> Path:
+    """Where parsed arrays are kept: ``$FACEKEYPOINTS_CACHE`` or ``~/.cache/facekeypoints``."""
+    return Path(os.environ.get("FACEKEYPOINTS_CACHE", Path.home() / ".cache" / "facekeypoints"))
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of a file, memoised by (path, size, mtime) so unchanged files are not re-read."""
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    memo_path = cache_dir() / "hashes.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if key not in memo:
+        memo[key] = sha256_file(path)
+        try:
+            atomic_write_json(memo_path, memo)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return memo[key]
+
+
+def _source_file(path: Path, stem: str) -> Path:
+    """The file on disk a load of ``stem`` reads (for hashing)."""
+    if path.is_dir():
+        for cand in (f"{stem}.csv", f"{stem}.zip"):
+            if (path / cand).exists():
+                return path / cand
+        for z in sorted(path.glob("*.zip")):
+            with zipfile.ZipFile(z) as zf:
+                if _find_member(zf, stem):
+                    return z
+    return path
+
+
+def _cached(path: Path, stem: str, parse, use_cache: bool) -> tuple[dict[str, np.ndarray], str, str]:
+    src = _source_file(path, stem)
+    if not src.exists():
+        raise DataError(f"{path}: no {stem} data found")
+    digest = content_hash(src)
+    cfile = cache_dir() / f"{stem}-{digest[:24]}-v{CACHE_VERSION}.npz"
+    if use_cache and cfile.exists():
+        try:
+            with np.load(cfile, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}, digest, str(src)
+        except (OSError, ValueError):
+            pass  # corrupt cache entry: parse again and overwrite it
+    raw, name = read_source_bytes(path, stem)
+    arrays = parse(raw, name)
+    if use_cache:
+        try:
+            atomic_write(cfile, lambda p: _savez(p, arrays))
+        except OSError:
+            pass
+    return arrays, digest, name
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object stops numpy appending ".npz" to the temp name
+        np.savez(f, **arrays)
+
+
+# --------------------------------------------------------------------------- public loaders
+def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
+    """Load a Kaggle-layout training set (plus ``meta.csv`` identities when present)."""
+    path = Path(path)
+
+    def parse(raw: bytes, name: str) -> dict[str, np.ndarray]:
+        images, keypoints = parse_training_csv(raw, name)
+        return {"images": images, "keypoints": keypoints}
+
+    arrays, digest, name = _cached(path, "training", parse, use_cache)
+    ds = KeypointDataset(arrays["images"], arrays["keypoints"], source=name, data_hash=digest)
+    meta = (path if path.is_dir() else path.parent) / "meta.csv"
+    if meta.exists():
+        _attach_meta(ds, meta)
+    return ds
+
+
+def _attach_meta(ds: KeypointDataset, meta_path: Path) -> None:
+    meta = pd.read_csv(meta_path, dtype={"identity": str, "source": str}, keep_default_na=False)
+    if len(meta) != len(ds):
+        raise DataError(f"{meta_path}: {len(meta)} rows but training.csv has {len(ds)}")
+    ds.identities = meta["identity"].to_numpy(dtype=str)
+    pcols = [f"{a}{i}" for i in range(68) for a in ("x", "y")]
+    if all(c in meta.columns for c in pcols):
+        pts = meta[pcols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+        ds.extra["points68"] = pts.reshape(-1, 68, 2)
+
+
+def load_test(path: str | Path, use_cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load Kaggle ``test.csv`` (or its zip): returns ``(image_ids, images)``."""
+
+    def parse(raw: bytes, name: str) -> dict[str, np.ndarray]:
+        ids, images = parse_test_csv(raw, name)
+        return {"ids": ids, "images": images}
+
+    arrays, _, _ = _cached(Path(path), "test", parse, use_cache)
+    return arrays["ids"], arrays["images"]
+
+
+def format_pixels(images: np.ndarray) -> list[str]:
+    """Render ``(N, 96, 96)`` uint8 images as Kaggle pixel strings."""
+    lut = [str(v) for v in range(256)]
+    return [" ".join(map(lut.__getitem__, img.reshape(-1).tolist())) for img in images]
+
+
+def write_training_csv(path: str | Path, images: np.ndarray, keypoints: np.ndarray) -> Path:
+    """Write a Kaggle-layout ``training.csv`` (empty field = missing), atomically."""
+    flat = keypoints.reshape(len(keypoints), -1)
+    df = pd.DataFrame({c: flat[:, j] for j, c in enumerate(COLUMNS)})
+    df["Image"] = format_pixels(images)
+    return atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.4f", na_rep=""))

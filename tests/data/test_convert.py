@@ -1,0 +1,145 @@
+import io
+import tarfile
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from facekeypoints.data import convert_68, load_training
+from facekeypoints.data.landmarks68 import identity_of, iter_faces, read_pts
+from facekeypoints.geometry import KAGGLE_TEMPLATE, crop_face, fit_scale_shift
+from facekeypoints.keypoints import INDEX
+
+
+def _face68(cx: float, cy: float, s: float) -> np.ndarray:
+    """A crude frontal 68-point face centred at (cx, cy), eye distance ~ 36*s."""
+    pts = np.zeros((68, 2))
+    pts[0:17] = np.stack([np.linspace(-50, 50, 17), 20 + 30 * np.cos(np.linspace(-1.5, 1.5, 17))], 1)
+    pts[17:22] = np.stack([np.linspace(-40, -10, 5), np.full(5, -28)], 1)
+    pts[22:27] = np.stack([np.linspace(10, 40, 5), np.full(5, -28)], 1)
+    pts[27:36] = np.stack([np.zeros(9), np.linspace(-15, 14, 9)], 1)
+    pts[30] = (0, 10)
+    pts[36:42] = np.stack([np.linspace(-26, -10, 6), np.full(6, -15)], 1)
+    pts[42:48] = np.stack([np.linspace(10, 26, 6), np.full(6, -15)], 1)
+    pts[48:68] = np.stack([np.linspace(-14, 14, 20), np.full(20, 28)], 1)
+    pts[51], pts[57] = (0, 24), (0, 32)
+    return pts * s + (cx, cy)
+
+
+def _make_source(root, n_people=3, per_person=3, bad_row=True, as_tar=True):
+    """A 68-point source in the Udacity layout: CSV ',0..135' + images (in a tar or a folder)."""
+    rows, files = [], {}
+    rng = np.random.default_rng(0)
+    for p in range(n_people):
+        for k in range(per_person):
+            name = f"Person_{chr(65 + p)}_{k:02d}.jpg"
+            h, w = 150 + 10 * k, 160
+            pts = _face68(w / 2 + rng.normal(0, 3), h / 2, 1.0 + 0.1 * k)
+            img = np.full((h, w, 3), 40, np.uint8)
+            for x, y in pts:
+                cv2.circle(img, (int(x), int(y)), 1, (255, 255, 255), -1)
+            files[f"training/{name[:-4]}.png"] = cv2.imencode(".png", img)[1].tobytes()
+            rows.append([name, *pts.reshape(-1)])
+    if bad_row:
+        rows.append(["Nobody_00.jpg", *np.zeros(136)])  # no such image
+    df = pd.DataFrame(rows, columns=["", *map(str, range(136))])
+    df.to_csv(root / "training_frames_keypoints.csv", index=False)
+    if as_tar:
+        with tarfile.open(root / "images.tar", "w") as tf:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    else:
+        for name, data in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+    return rows
+
+
+@pytest.mark.parametrize("as_tar", [True, False])
+def test_convert_frames_faces_like_kaggle_and_reports_bad_items(tmp_path, as_tar):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    _make_source(src, as_tar=as_tar)
+    summary = convert_68(src, out, progress=False)
+    assert summary["faces"] == 9 and summary["identities"] == 3
+    assert len(summary["skipped"]) == 1 and "Nobody_00" in summary["skipped"][0]["item"]
+    ds = load_training(out)
+    assert ds.images.shape == (9, 96, 96)
+    assert sorted(set(ds.identities)) == ["Person_A", "Person_B", "Person_C"]
+    # The template points land (on average) where Kaggle's faces have them.
+    for name, (x, y) in KAGGLE_TEMPLATE.items():
+        mean = ds.keypoints[:, INDEX[name]].mean(0)
+        assert abs(mean[0] - x) < 2.5 and abs(mean[1] - y) < 2.5
+    # The 68 points travel with the crop: a drawn point is bright where its label says.
+    p = ds.extra["points68"][0, 30]
+    assert ds.images[0, int(round(p[1])), int(round(p[0]))] > 100
+
+
+def test_points_outside_the_crop_become_missing(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = _make_source(src, n_people=1, per_person=1, bad_row=False)
+    pts = np.array(rows[0][1:], float).reshape(68, 2)
+    pts[26] = (pts[26, 0] + 400, pts[26, 1])  # brow end far outside the face box
+    rows[0] = [rows[0][0], *pts.reshape(-1)]
+    pd.DataFrame(rows, columns=["", *map(str, range(136))]).to_csv(src / "training_frames_keypoints.csv", index=False)
+    convert_68(src, tmp_path / "out", progress=False)
+    ds = load_training(tmp_path / "out")
+    assert np.isnan(ds.keypoints[0, INDEX["left_eyebrow_outer_end"]]).all()
+    assert np.isfinite(ds.keypoints[0, INDEX["nose_tip"]]).all()
+
+
+def test_csv_pairs_with_its_own_split_folder(tmp_path):
+    """training_*.csv reads training/, test_*.csv reads test/, even when names repeat."""
+    src = tmp_path / "src"
+    (src / "training").mkdir(parents=True)
+    (src / "test").mkdir()
+    pts = _face68(80, 75, 1.0).reshape(-1)
+    for part, value in (("training", 10), ("test", 200)):
+        cv2.imwrite(str(src / part / "Same_Name_01.png"), np.full((150, 160), value, np.uint8))
+        pd.DataFrame([["Same_Name_01.jpg", *pts]], columns=["", *map(str, range(136))]).to_csv(
+            src / f"{part}_frames_keypoints.csv", index=False)
+    faces = list(iter_faces(src))
+    assert sorted(f.name for f in faces) == ["test/Same_Name_01.jpg", "training/Same_Name_01.jpg"]
+    means = {f.name.split("/")[0]: cv2.imdecode(np.frombuffer(f.read(), np.uint8), 0).mean() for f in faces}
+    assert means == {"training": 10, "test": 200}
+
+
+def test_pts_files_are_read_when_there_is_no_csv(tmp_path):
+    pts = _face68(80, 75, 1.0)
+    body = "version: 1\nn_points: 68\n{\n" + "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts) + "\n}\n"
+    (tmp_path / "helen_123_1.pts").write_text(body)
+    cv2.imwrite(str(tmp_path / "helen_123_1.jpg"), np.zeros((150, 160), np.uint8))
+    (tmp_path / "broken_1.pts").write_text("1 2\n")
+    cv2.imwrite(str(tmp_path / "broken_1.jpg"), np.zeros((150, 160), np.uint8))
+    bad = []
+    faces = list(iter_faces(tmp_path, bad))
+    assert [f.identity for f in faces] == ["helen_123"]
+    assert np.allclose(faces[0].points, pts, atol=1e-3)
+    assert len(bad) == 1 and "1 points, expected 68" in bad[0][1]
+    assert read_pts(b"1 2\n" * 68, "x").shape == (68, 2)
+
+
+def test_identity_of():
+    assert identity_of("Abdel_Aziz_Al-Hakim_00.jpg") == "Abdel_Aziz_Al-Hakim"
+    assert identity_of("helen_2229778733_2.jpg") == "helen_2229778733"
+
+
+def test_fit_scale_shift_recovers_a_known_framing():
+    src = np.random.default_rng(1).uniform(0, 300, (4, 2))
+    s, t = fit_scale_shift(src, src * 0.4 + (7, -3))
+    assert s == pytest.approx(0.4) and np.allclose(t, (7, -3))
+
+
+def test_crop_face_maps_points_exactly_even_when_downscaling():
+    img = np.zeros((800, 900), np.uint8)
+    cv2.circle(img, (600, 500), 12, 255, -1)  # a blob at a known place
+    for scale in (0.12, 0.3, 0.9):
+        shift = np.array([48, 48]) - scale * np.array([600, 500])
+        crop = crop_face(img, scale, shift)
+        ys, xs = np.nonzero(crop > 60)
+        w = crop[ys, xs].astype(float)
+        assert abs((xs * w).sum() / w.sum() - 48) < 0.6 and abs((ys * w).sum() / w.sum() - 48) < 0.6

@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facekeypoints.cli import main
+from facekeypoints.keypoints import KEYPOINT_NAMES
+from tests.conftest import shared_path
+
+
+def test_no_arguments_prints_the_grammar(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "facekeypoints MODE" in out and "examples" in out
+
+
+def test_train_then_evaluate_json_contract(kaggle_dir, tmp_path, capsys):
+    assert main(["train", "--recipe", "tiny", "--data", str(kaggle_dir), "--project", str(tmp_path),
+                 "--quiet", "epochs=1", "batch_size=8"]) == 0
+    run = tmp_path / "tiny"
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(run), "--data", str(kaggle_dir), "--split", "paper", "--json"]) == 0
+    out = capsys.readouterr().out
+    m = json.loads(out)  # exactly one JSON object on stdout
+    assert {"rmse", "nme", "n_faces"} <= set(m)
+    assert m["n_faces"] == len(json.loads((run / "split.json").read_text())["test"])
+    assert set(m["per_keypoint_rmse"]) == set(KEYPOINT_NAMES)
+
+
+def test_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "none"), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "no checkpoint" in err and "Traceback" not in err
+    assert main(["train", "--data", str(tmp_path), "epoch=3"]) == 2
+    assert "did you mean 'epochs'" in capsys.readouterr().err
+
+
+def test_shared_youtube_faces_slice_end_to_end(tmp_path, capsys):
+    """Convert a slice of the real YouTube Faces data, train a tiny model, evaluate it."""
+    src_root = shared_path("youtube-faces-68")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "test_annotated_asis.tar").symlink_to(src_root / "test_annotated_asis.tar")
+    table = pd.read_csv(src_root / "test_frames_keypoints.csv")
+    table.iloc[:60].to_csv(src / "test_frames_keypoints.csv", index=False)
+    out = tmp_path / "yt15"
+    assert main(["data", "convert", str(src), str(out), "--quiet"]) == 0
+    meta = pd.read_csv(out / "meta.csv")
+    assert len(meta) == 60 and meta["source"].str.startswith("test/").all()
+    from facekeypoints.data import load_training
+
+    ds = load_training(out)
+    eyes = np.nanmean(ds.keypoints[:, :2], axis=0)  # framed where Kaggle's eyes are
+    assert np.allclose(eyes, [[66, 38], [30, 38]], atol=4)
+    assert main(["train", "--recipe", "tiny", "--data", str(out), "--project", str(tmp_path / "runs"),
+                 "--quiet", "epochs=2", "batch_size=16"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "runs" / "tiny"), "--data", str(out), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["n_faces"] > 0 and np.isfinite(m["rmse"]) and np.isfinite(m["nme"])
+    split = json.loads((tmp_path / "runs" / "tiny" / "split.json").read_text())
+    people = {k: set(ds.identities[v]) for k, v in split.items() if k in ("train", "val", "test")}
+    assert not (people["train"] & people["test"])
+
+
+@pytest.mark.parametrize("mode", ["data", "train", "evaluate", "models"])
+def test_every_mode_has_help(mode, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([mode, "--help"])
+    assert e.value.code == 0 and "usage" in capsys.readouterr().out
