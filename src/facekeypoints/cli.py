@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("src", help="68-point source folder")
     c.add_argument("out_dir", help="output folder (training.csv, meta.csv, convert.json)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    v = dsub.add_parser("show", help="draw a grid of faces with their keypoints to a PNG")
+    v.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
+    v.add_argument("-o", "--output", default="faces.png", help="PNG to write (default: faces.png)")
+    v.add_argument("-n", type=int, default=16, help="how many faces (default: 16)")
+    v.add_argument("--seed", type=int, default=0, help="which faces (random, seeded)")
     i = dsub.add_parser("info", help="counts and label coverage of a Kaggle-layout data set")
     i.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -99,6 +104,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {len(s['skipped'])} item(s):")
             for item in s["skipped"]:
                 print(f"  {item['item']}: {item['reason']}")
+        return 0
+    if args.mode == "data" and args.action == "show":
+        import numpy as np
+
+        from .data import load_training
+        from .plots import face_grid
+
+        ds = load_training(_need(args.path, "data"))
+        pick = np.sort(np.random.default_rng(args.seed).choice(len(ds), min(args.n, len(ds)), replace=False))
+        titles = [str(ds.identities[i])[:16] if ds.identities is not None else f"row {i + 1}" for i in pick]
+        print(f"wrote {face_grid(args.output, ds.images[pick], ds.keypoints[pick], titles=titles)}")
         return 0
     if args.mode == "data" and args.action == "info":
         from .data import load_training
