@@ -25,13 +25,13 @@ def test_training_lowers_the_loss_and_writes_a_run(kaggle_dir, tmp_path):
     assert train(_cfg(kaggle_dir, epochs=1), runs_root=tmp_path / "runs", name="t", progress=False).name == "t2"
 
 
-def test_resume_reaches_the_same_weights(kaggle_dir, tmp_path):
-    full = train(_cfg(kaggle_dir), run_dir=tmp_path / "full", progress=False, evaluate_test=False)
+@pytest.mark.parametrize("extra", [{}, {"augment": True, "ema": 0.9, "schedule": "onecycle", "loss": "wing"}])
+def test_resume_reaches_the_same_weights(kaggle_dir, tmp_path, extra):
+    full = train(_cfg(kaggle_dir, **extra), run_dir=tmp_path / "full", progress=False, evaluate_test=False)
     # An "interrupted" run: stopped after 1 epoch, then resumed to 3.
-    part = train(_cfg(kaggle_dir, epochs=1), run_dir=tmp_path / "part", progress=False, evaluate_test=False)
-    cfg = json.loads((part / "config.json").read_text())
-    cfg["epochs"] = 3
-    (part / "config.json").write_text(json.dumps(cfg))
+    part = train(_cfg(kaggle_dir, **extra), run_dir=tmp_path / "part", progress=False, evaluate_test=False,
+                 stop_after=1)
+    assert not (part / "model.safetensors").exists()
     train(resume=part, progress=False, evaluate_test=False)
     a, b = load_file(str(full / "model.safetensors")), load_file(str(part / "model.safetensors"))
     assert a.keys() == b.keys()
@@ -50,3 +50,26 @@ def test_masked_loss_ignores_missing_labels():
     assert loss.item() == pytest.approx(12.5)
     loss.backward()
     assert torch.isfinite(pred.grad).all() and pred.grad[0, 1:].abs().sum() == 0
+
+
+def test_wing_loss_values():
+    import math
+
+    import torch
+
+    pred = torch.tensor([[[1.0, 20.0]]]).expand(1, 15, 2).clone()
+    target = torch.zeros(1, 15, 2)
+    small = 10 * math.log1p(1 / 2)
+    large = 20 - (10 - 10 * math.log1p(10 / 2))
+    assert masked_loss(pred, target, "wing").item() == pytest.approx((small + large) / 2, rel=1e-5)
+
+
+def test_learning_rate_schedules():
+    from facekeypoints.train import lr_at
+
+    c = make_config("tiny", lr=1.0, schedule="cosine", warmup_epochs=1.0)
+    assert lr_at(c, 0, 100, 10) == pytest.approx(0.1) and lr_at(c, 9, 100, 10) == pytest.approx(1.0)
+    assert lr_at(c, 99, 100, 10) < 0.01
+    o = make_config("tiny", lr=1.0, schedule="onecycle")
+    peak = max(range(100), key=lambda s: lr_at(o, s, 100, 10))
+    assert 25 <= peak <= 30 and lr_at(o, 0, 100, 10) < 0.1 and lr_at(o, 99, 100, 10) < 0.01

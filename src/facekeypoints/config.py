@@ -28,10 +28,13 @@ class TrainConfig:
     lr: float = 1e-3
     optimizer: str = "adam"  # adam | adamw
     weight_decay: float = 0.0
-    schedule: str = "constant"  # constant | cosine (per step, after `warmup_epochs`)
-    warmup_epochs: float = 0.0
-    loss: str = "mse"  # mse | l1 (on pixel coordinates, present labels only)
+    schedule: str = "constant"  # constant | cosine | onecycle (per step; warm-up first)
+    warmup_epochs: float = 0.0  # linear warm-up (onecycle uses 30% of the run when this is 0)
+    loss: str = "mse"  # mse | l1 | wing (on pixel coordinates, present labels only)
     missing: str = "masked"  # masked: loss on present labels | ffill: the report's forward fill
+    augment: bool = False  # flip/rotate/scale/shift + photometric, on the training device (augment.py)
+    ema: float = 0.0  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are the ones saved
+    tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference
     # ---- run
     seed: int = 0  # training seed (init, shuffling, dropout)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -45,14 +48,24 @@ RECIPES: dict[str, dict[str, Any]] = {
     # no augmentation, missing labels forward-filled from the previous row.
     "paper": dict(model="paper", epochs=50, batch_size=256, lr=1e-3, optimizer="adam",
                   schedule="constant", loss="mse", missing="ffill"),
+    # The report's network, trained well: augmentation, L1, one-cycle, long, flip TTA.
+    "paper_aug": dict(model="paper", epochs=600, batch_size=256, lr=1e-3, optimizer="adamw", weight_decay=1e-4,
+                      schedule="onecycle", loss="l1", augment=True, tta_flip=True),
+    # Residual direct regression / heatmaps with soft-argmax / a small CPU network.
+    "resreg": dict(model="resreg_s", epochs=300, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
+                   schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.998, tta_flip=True),
+    "hmnet": dict(model="hmnet_s", epochs=300, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
+                  schedule="cosine", warmup_epochs=5, loss="l1", augment=True, ema=0.998, tta_flip=True),
+    "fast": dict(model="mobile_s", epochs=300, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
+                 schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.998, tta_flip=False),
     # Minutes-not-hours smoke recipe for tests and CPU try-outs.
     "tiny": dict(model="paper_tiny", epochs=2, batch_size=32, lr=3e-3, missing="masked"),
 }
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adam", "adamw"),
-    "schedule": ("constant", "cosine"),
-    "loss": ("mse", "l1"),
+    "schedule": ("constant", "cosine", "onecycle"),
+    "loss": ("mse", "l1", "wing"),
     "missing": ("masked", "ffill"),
 }
 

@@ -32,7 +32,7 @@ def evaluate(model_path: str | Path, data: str | Path, split: str = "paper", par
     seed = meta.get("config", {}).get("split_seed", 0)
     idx = make_split(len(ds), split, seed, ds.identities)[part]
     true = ds.keypoints[idx]
-    pred = predict_crops(model, ds.images[idx])
+    pred = predict_crops(model, ds.images[idx], flip_tta=meta.get("config", {}).get("tta_flip", False))
     result = {
         **summary(pred, true),
         "rmse_ffill": rmse(pred, forward_fill(ds.keypoints)[idx]),  # only to compare with the report's 2.1

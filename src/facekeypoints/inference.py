@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .augment import flip_images, unflip_keypoints
+
 
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU."""
@@ -15,8 +17,11 @@ def pick_device(name: str = "auto") -> torch.device:
 
 @torch.no_grad()
 def predict_crops(model: torch.nn.Module, images: np.ndarray | torch.Tensor, batch_size: int = 512,
-                  device: torch.device | str | None = None) -> np.ndarray:
-    """Keypoints ``(N, 15, 2)`` for uint8 crops ``(N, 96, 96)``, in batches, in eval mode."""
+                  device: torch.device | str | None = None, flip_tta: bool = False) -> np.ndarray:
+    """Keypoints ``(N, 15, 2)`` for uint8 crops ``(N, 96, 96)``, in batches, in eval mode.
+
+    ``flip_tta`` also runs the mirrored crops and averages (left/right swapped back).
+    """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -24,6 +29,9 @@ def predict_crops(model: torch.nn.Module, images: np.ndarray | torch.Tensor, bat
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i : i + batch_size].to(device).unsqueeze(1).float()  # (B, 1, 96, 96), 0..255
-        out.append(model(x).float().cpu())
+        pred = model(x).float()
+        if flip_tta:
+            pred = 0.5 * (pred + unflip_keypoints(model(flip_images(x)).float(), x.shape[-1]))
+        out.append(pred.cpu())
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, 15, 2), np.float32)

@@ -19,6 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from .augment import AugmentConfig, augment_batch
 from .checkpoint import load_state, save_checkpoint, save_state
 from .config import TrainConfig, config_dict, config_from_dict
 from .data import load_training, make_split
@@ -40,21 +43,36 @@ def next_run_dir(root: str | Path, name: str) -> Path:
 
 
 def masked_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """Mean loss over present coordinates only (NaN targets carry no gradient)."""
+    """Mean loss over present coordinates only (NaN targets carry no gradient).
+
+    ``wing`` is Feng et al.'s Wing loss (w=10, eps=2): log-shaped for small errors, so
+    the last pixel of error still pulls, L1 for large ones.
+    """
     present = torch.isfinite(target)
     diff = torch.where(present, pred - torch.nan_to_num(target), torch.zeros_like(pred))
-    per = diff.abs() if kind == "l1" else diff**2
+    if kind == "l1":
+        per = diff.abs()
+    elif kind == "wing":
+        w, eps = 10.0, 2.0
+        a = diff.abs()
+        per = torch.where(a < w, w * torch.log1p(a / eps), a - (w - w * math.log1p(w / eps)))
+    else:
+        per = diff**2
     return per.sum() / present.sum().clamp(min=1)
 
 
 def lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
-    """Learning rate at a step: optional linear warm-up, then constant or cosine to zero."""
+    """Learning rate at a step: linear warm-up, then constant, cosine or one-cycle decay."""
     warm = int(cfg.warmup_epochs * steps_per_epoch)
+    if cfg.schedule == "onecycle" and warm == 0:
+        warm = int(0.3 * total)  # one-cycle: rise over 30% of the run, then anneal
     if step < warm:
-        return cfg.lr * (step + 1) / warm
-    if cfg.schedule == "cosine":
+        start = cfg.lr / 25 if cfg.schedule == "onecycle" else 0.0
+        return start + (cfg.lr - start) * (step + 1) / warm
+    if cfg.schedule in ("cosine", "onecycle"):
         t = (step - warm) / max(1, total - warm)
-        return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
+        floor = cfg.lr / 1e4 if cfg.schedule == "onecycle" else 0.0
+        return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * t))
     return cfg.lr
 
 
@@ -63,7 +81,7 @@ def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimize
     return opt(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _pack_state(model, opt, gen: torch.Generator) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _pack_state(model, opt, gen: torch.Generator, ema=None, aug_gen=None) -> tuple[dict[str, torch.Tensor], dict]:
     """Everything a resumed run needs to continue bit for bit."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     osd = opt.state_dict()
@@ -76,12 +94,16 @@ def _pack_state(model, opt, gen: torch.Generator) -> tuple[dict[str, torch.Tenso
                 scalars.setdefault(str(pid), {})[k] = v
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = gen.get_state()
+    if ema is not None:
+        tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    if aug_gen is not None:
+        tensors["rng.augment"] = aug_gen.get_state().cpu()
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     return tensors, {"param_groups": osd["param_groups"], "opt_scalars": scalars}
 
 
-def _unpack_state(tensors, info, model, opt, gen: torch.Generator) -> None:
+def _unpack_state(tensors, info, model, opt, gen: torch.Generator, ema=None, aug_gen=None) -> None:
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict[str, Any]] = {}
     for k, v in tensors.items():
@@ -93,14 +115,22 @@ def _unpack_state(tensors, info, model, opt, gen: torch.Generator) -> None:
     opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     gen.set_state(tensors["rng.shuffle"])
+    if ema is not None:
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    if aug_gen is not None:
+        aug_gen.set_state(tensors["rng.augment"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
 
 
 def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, resume: str | Path | None = None,
           runs_root: str | Path = "runs/train", name: str | None = None, progress: bool = True,
-          evaluate_test: bool = True) -> Path:
-    """Train a model; returns the run folder. ``resume=RUN_DIR`` continues an interrupted run."""
+          evaluate_test: bool = True, stop_after: int | None = None) -> Path:
+    """Train a model; returns the run folder. ``resume=RUN_DIR`` continues an interrupted run.
+
+    ``stop_after=N`` stops after N epochs of this call, exactly as an interruption would
+    (no final weights); ``resume`` then continues to the same result.
+    """
     # ---- set-up: config, run folder, data, split
     if resume is not None:
         run_dir = Path(resume)
@@ -133,13 +163,17 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = create_model(cfg.model).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # batch order
+    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1) if cfg.augment else None
+    aug_cfg = AugmentConfig()
+    # EMA of the weights (and BN statistics); it is what gets validated and saved.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     history: list[dict[str, Any]] = []
     start_epoch = 0
     state_path = run_dir / "state.safetensors"
     if resume is not None and state_path.exists():
         tensors, info = load_state(state_path)
-        _unpack_state(tensors, info, model, opt, gen)
+        _unpack_state(tensors, info, model, opt, gen, ema, aug_gen)
         history, start_epoch = info["history"], info["epoch"]
 
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
@@ -160,23 +194,31 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
             x = x_train[idx].to(device, non_blocking=True).unsqueeze(1).float()  # (B, 1, 96, 96)
             x = x.contiguous(memory_format=fmt)
             y = y_train[idx].to(device, non_blocking=True)  # (B, 15, 2)
+            if cfg.augment:
+                x, y = augment_batch(x, y, aug_cfg, aug_gen)
             loss = masked_loss(model(x), y, cfg.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.detach()
         # ---- validate, log, save the resume point
-        val_pred = predict_crops(model, x_val, cfg.eval_batch_size)
+        final = ema.module if ema is not None else model
+        val_pred = predict_crops(final, x_val, cfg.eval_batch_size, flip_tta=cfg.tta_flip)
         history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
                         "val_rmse": rmse(val_pred, y_val), "lr": opt.param_groups[0]["lr"],
                         "time_s": time.perf_counter() - t0})
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3g}", val_rmse=f"{history[-1]['val_rmse']:.3f}")
-        tensors, info = _pack_state(model, opt, gen)
+        tensors, info = _pack_state(model, opt, gen, ema, aug_gen)
         save_state(state_path, tensors, {**info, "epoch": epoch + 1, "history": history})
         atomic_write_json(run_dir / "history.json", history)
+        if stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs:
+            return run_dir
 
     # ---- final weights, then the honest test evaluation
-    save_checkpoint(run_dir / "model.safetensors", model, cfg.model, {
+    final = ema.module if ema is not None else model
+    save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {
         "config": config_dict(cfg), "data_hash": ds.data_hash,
         "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
         "train_time_s": sum(h["time_s"] for h in history), "device": str(device),

@@ -1,0 +1,57 @@
+"""A small network for CPU inference: depthwise-separable blocks, a flattened 6x6 head."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..keypoints import NUM_KEYPOINTS
+from .registry import register_model
+from .resnet import conv_bn
+
+
+class DWBlock(nn.Module):
+    """Depthwise 3x3 (optionally strided) + pointwise 1x1, with a shortcut when shapes match."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_in, 3, stride, 1, groups=c_in, bias=False), nn.BatchNorm2d(c_in), nn.ReLU(inplace=True),
+            nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+        )
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return torch.relu(x + y if self.residual else y)
+
+
+class MobileNet(nn.Module):
+    input_size = 96
+    input_mean = 128.0
+    input_std = 64.0
+
+    def __init__(self, widths=(16, 32, 64, 96, 128), repeats=(1, 2, 2, 2), strides=(2, 2, 2, 1),
+                 head: int = 32, dropout: float = 0.1):
+        super().__init__()
+        layers: list[nn.Module] = [conv_bn(1, widths[0], 3, 2)]  # 48x48
+        c = widths[0]
+        for w, r, stride in zip(widths[1:], repeats, strides, strict=True):  # 24, 12, 6, 6
+            layers += [DWBlock(c, w, stride)] + [DWBlock(w, w, 1) for _ in range(r - 1)]
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.reduce = conv_bn(c, head, 1)
+        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, NUM_KEYPOINTS * 2))
+        nn.init.zeros_(self.fc[-1].weight)
+        with torch.no_grad():
+            self.fc[-1].bias.fill_(48.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
+        return self.fc(self.reduce(self.features(x))).view(-1, NUM_KEYPOINTS, 2)  # (B, 15, 2)
+
+
+@register_model
+def mobile_s(**kwargs) -> MobileNet:
+    """Small and fast: meant for single-face CPU inference."""
+    return MobileNet(**kwargs)

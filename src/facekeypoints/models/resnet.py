@@ -1,0 +1,146 @@
+"""Residual networks for 96x96 faces: direct regression and heatmaps with soft-argmax.
+
+Both share one encoder: a stride-2 stem, then stages of basic residual blocks at
+48, 24, 12 and 6 pixels. ``resreg_*`` flattens the 6x6 map (keeping where things are)
+into a linear layer; ``hmnet_*`` upsamples to a 24x24 map (stride 4), predicts one
+heatmap per keypoint and decodes it with a soft-argmax (integral regression, DSNT,
+arXiv 1801.07372), which is differentiable and sub-pixel. Inputs are 0..255 pixels,
+normalised inside the model.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..keypoints import NUM_KEYPOINTS
+from .registry import register_model
+
+
+def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out)]
+    if act:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a shortcut (projected when shape changes)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(c_in, c_out, 3, stride), conv_bn(c_out, c_out, 3, act=False))
+        self.short = nn.Identity() if stride == 1 and c_in == c_out else conv_bn(c_in, c_out, 1, stride, act=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.short(x))
+
+
+class Encoder(nn.Module):
+    """Stem (stride 2) + 4 stages; returns the feature maps at strides 2, 4, 8, 16."""
+
+    def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...]):
+        super().__init__()
+        self.stem = conv_bn(1, widths[0], 3, 2)
+        stages, c = [], widths[0]
+        for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
+            blocks = [BasicBlock(c, w, 1 if i == 0 else 2)] + [BasicBlock(w, w) for _ in range(d - 1)]
+            stages.append(nn.Sequential(*blocks))
+            c = w
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats, x = [], self.stem(x)
+        for s in self.stages:
+            x = s(x)
+            feats.append(x)
+        return feats  # (B, w0, 48, 48), (B, w1, 24, 24), (B, w2, 12, 12), (B, w3, 6, 6)
+
+
+class ResRegression(nn.Module):
+    """Encoder -> 1x1 conv -> flatten the 6x6 map -> dropout -> linear to 30 values."""
+
+    input_size = 96
+    input_mean = 128.0
+    input_std = 64.0
+
+    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), head: int = 64, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = Encoder(tuple(widths), tuple(depths))
+        self.reduce = conv_bn(widths[-1], head, 1)
+        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, NUM_KEYPOINTS * 2))
+        nn.init.zeros_(self.fc[-1].weight)
+        with torch.no_grad():  # start at the mean face centre rather than the corner
+            self.fc[-1].bias.fill_(48.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
+        return self.fc(self.reduce(self.encoder(x)[-1])).view(-1, NUM_KEYPOINTS, 2)  # (B, 15, 2)
+
+
+def soft_argmax(heatmaps: torch.Tensor, stride: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected pixel position under softmax(heatmap) ``(B, K, h, w)`` -> coords ``(B, K, 2)``, peak prob."""
+    b, k, h, w = heatmaps.shape
+    prob = heatmaps.float().flatten(2).softmax(-1).view(b, k, h, w)
+    # Cell j covers input pixels [j*stride, (j+1)*stride); its centre is (j + 0.5) * stride - 0.5.
+    xs = (torch.arange(w, device=prob.device, dtype=prob.dtype) + 0.5) * stride - 0.5
+    ys = (torch.arange(h, device=prob.device, dtype=prob.dtype) + 0.5) * stride - 0.5
+    x = (prob.sum(2) * xs).sum(-1)
+    y = (prob.sum(3) * ys).sum(-1)
+    return torch.stack([x, y], -1), prob.flatten(2).amax(-1)
+
+
+class HeatmapNet(nn.Module):
+    """Encoder + a light top-down path to stride 4, 15 heatmaps, soft-argmax decoding."""
+
+    input_size = 96
+    input_mean = 128.0
+    input_std = 64.0
+    stride = 4
+
+    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), neck: int = 64):
+        super().__init__()
+        self.encoder = Encoder(tuple(widths), tuple(depths))
+        self.lateral = nn.ModuleList([conv_bn(w, neck, 1) for w in widths[1:]])
+        self.smooth = conv_bn(neck, neck, 3)
+        self.out = nn.Conv2d(neck, NUM_KEYPOINTS, 1)
+
+    def heatmaps(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.input_mean) / self.input_std
+        feats = self.encoder(x)[1:]  # strides 4, 8, 16
+        y = self.lateral[-1](feats[-1])
+        for lat, f in zip(self.lateral[-2::-1], feats[-2::-1], strict=True):
+            y = lat(f) + F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(self.smooth(y))  # (B, 15, 24, 24) logits
+
+    def forward_with_confidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keypoints ``(B, 15, 2)`` and per-keypoint peak probability ``(B, 15)``."""
+        return soft_argmax(self.heatmaps(x), self.stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_confidence(x)[0]  # (B, 15, 2) pixels
+
+
+@register_model
+def resreg_s(**kwargs) -> ResRegression:
+    """Direct regression, residual encoder 32-64-128-256, one block per stage."""
+    return ResRegression(**kwargs)
+
+
+@register_model
+def resreg_m(**kwargs) -> ResRegression:
+    """Direct regression, residual encoder 48-96-192-384, two blocks per stage."""
+    return ResRegression(**{"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), "head": 96, **kwargs})
+
+
+@register_model
+def hmnet_s(**kwargs) -> HeatmapNet:
+    """Heatmaps at stride 4 with soft-argmax, residual encoder 32-64-128-256."""
+    return HeatmapNet(**kwargs)
+
+
+@register_model
+def hmnet_m(**kwargs) -> HeatmapNet:
+    """Heatmaps at stride 4 with soft-argmax, residual encoder 48-96-192-384, two blocks per stage."""
+    return HeatmapNet(**{"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), "neck": 96, **kwargs})
