@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
 
 from .augment import AugmentConfig, augment_batch
 from .checkpoint import load_state, save_checkpoint, save_state
