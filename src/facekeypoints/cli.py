@@ -17,6 +17,7 @@ modes:
   data      convert a 68-point face set to the Kaggle layout, or inspect a data set
   train     train a model from a named recipe, with key=value overrides
   evaluate  test metrics of a checkpoint (RMSE, NME, failure rate), table/JSON + pictures
+  submit    Kaggle submission CSV from a checkpoint and Kaggle's test.csv + IdLookupTable.csv
   models    list registered models and recipes
 
 examples:
@@ -81,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="folder for metrics.json and pictures (default: none written)")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+
+    s = sub.add_parser("submit", help="Kaggle submission CSV (RowId,Location) from a checkpoint",
+                       description="Predict Kaggle's test.csv and write the submission in the exact format "
+                                   "(RowId,Location, one row per IdLookupTable row, coordinates clipped to [0, 96]).")
+    s.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    s.add_argument("--test", required=True, help="test.csv, test.zip, the competition zip or its folder")
+    s.add_argument("--lookup", required=True, help="IdLookupTable.csv (plain or compressed)")
+    s.add_argument("-o", "--output", default="submission.csv", help="where to write (default: submission.csv)")
+    s.add_argument("--device", default="auto", help="auto | cpu | cuda")
 
     m = sub.add_parser("models", help="list registered models and recipes")
     m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
@@ -149,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
 
         m = evaluate(args.model, _need(args.data, "data"), args.split, args.part, out_dir=args.out, device=args.device)
         print(json.dumps(m) if args.json else format_table(m))
+        return 0
+    if args.mode == "submit":
+        from .submit import make_submission
+
+        sub_df = make_submission(args.model, args.test, args.lookup, args.output, args.device)
+        print(f"wrote {args.output}: {len(sub_df)} rows")
         return 0
     if args.mode == "models":
         from .config import RECIPES
