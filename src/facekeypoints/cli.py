@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", default=_data_default(), help="Kaggle-layout folder, training.csv or zip")
     t.add_argument("--name", help="run name (default: the recipe); runs/train/NAME, never overwritten")
     t.add_argument("--project", default="runs/train", help="folder holding run folders")
+    t.add_argument("--missing", choices=("ffill", "masked"),
+                   help="missing labels: ffill = the report's forward fill, masked = loss on present labels only")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -145,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             over = parse_overrides(args.overrides)
             over["data"] = _need(over.get("data") or args.data, "data")
+            if args.missing:
+                over["missing"] = args.missing
             cfg = make_config(args.recipe, **over)
             run_dir = train(cfg, runs_root=args.project, name=args.name or args.recipe, progress=not args.quiet)
         metrics = run_dir / "metrics.json"
@@ -169,10 +173,14 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "models":
         from .config import RECIPES
         from .models import create_model, list_models
+        from .models.registry import count_flops, model_entry_doc
 
+        print(f"{'model':<12} {'params':>10} {'GFLOPs/face':>12}  description")
         for name in list_models(args.pattern):
-            n = sum(p.numel() for p in create_model(name).parameters())
-            print(f"{name:<16} {n / 1e6:7.3f}M params")
+            model = create_model(name)
+            n = sum(p.numel() for p in model.parameters())
+            doc = (model_entry_doc(name) or "").splitlines()[0]
+            print(f"{name:<12} {n / 1e6:9.3f}M {count_flops(model) / 1e9:12.3f}  {doc}")
         print("recipes: " + ", ".join(sorted(RECIPES)))
         return 0
     build_parser().print_help()

@@ -25,7 +25,7 @@ from .checkpoint import load_state, save_checkpoint, save_state
 from .config import TrainConfig, config_dict, config_from_dict
 from .data import load_training, make_split
 from .fileio import atomic_write_json
-from .inference import pick_device, predict_crops
+from .inference import device_name, pick_device, predict_crops
 from .metrics import forward_fill, rmse
 from .models import create_model
 
@@ -221,6 +221,7 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         "config": config_dict(cfg), "data_hash": ds.data_hash,
         "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
         "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
+        "device_name": device_name(device),
     })
     if evaluate_test:
         from .evaluate import evaluate

@@ -37,3 +37,21 @@ def create_model(name: str, **kwargs) -> nn.Module:
         hint = f"; did you mean {near}?" if near else f"; known: {list_models()}"
         raise ValueError(f"unknown model {name!r}{hint}")
     return _MODELS[name](**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def model_entry_doc(name: str) -> str | None:
+    """The docstring of a model's entrypoint (its one-line description first)."""
+    return _MODELS[name].__doc__
+
+
+def count_flops(model: nn.Module, size: int = 96) -> int:
+    """Floating-point operations of one forward pass on one face (multiply-add = 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 1, size, size))
+    model.train(was_training)
+    return int(counter.get_total_flops())
