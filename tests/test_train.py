@@ -73,3 +73,18 @@ def test_learning_rate_schedules():
     o = make_config("tiny", lr=1.0, schedule="onecycle")
     peak = max(range(100), key=lambda s: lr_at(o, s, 100, 10))
     assert 25 <= peak <= 30 and lr_at(o, 0, 100, 10) < 0.1 and lr_at(o, 99, 100, 10) < 0.01
+
+
+def test_extra_data_only_adds_training_faces(kaggle_dir, tmp_path):
+    import shutil
+
+    extra = tmp_path / "extra"
+    shutil.copytree(kaggle_dir, extra)
+    run = train(_cfg(kaggle_dir, epochs=1, extra_data=str(extra)), run_dir=tmp_path / "r", progress=False,
+                evaluate_test=False)
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 40
+    assert split["extra_train_faces"] == 40
+    with pytest.raises(Exception, match="no training data|not found|no training"):
+        train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "missing")), run_dir=tmp_path / "r2",
+              progress=False, evaluate_test=False)

@@ -20,6 +20,7 @@ class TrainConfig:
     data: str = ""  # Kaggle-layout folder, training.csv or zip (see `facekeypoints data`)
     split: str = "paper"  # split protocol (data/splits.py)
     split_seed: int = 0  # fixed across recipes so every run is scored on the same test faces
+    extra_data: str = ""  # more Kaggle-layout sets, comma-separated: all their faces join training only
     # ---- model
     model: str = "paper"  # registry name (`facekeypoints models`)
     # ---- optimisation

@@ -152,11 +152,16 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     targets = forward_fill(ds.keypoints) if cfg.missing == "ffill" else ds.keypoints
     images = torch.from_numpy(ds.images)  # (N, 96, 96) uint8, stays uint8 until a batch is cut
     x_train, y_train = images[split["train"]], torch.from_numpy(targets[split["train"]])
+    for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
+        more = load_training(extra)  # extra sets only ever add training faces
+        x_train = torch.cat([x_train, torch.from_numpy(more.images)])
+        y_train = torch.cat([y_train, torch.from_numpy(more.keypoints)])
     x_val, y_val = images[split["val"]], ds.keypoints[split["val"]]
     if not resume:
         atomic_write_json(run_dir / "config.json", config_dict(cfg))
         atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
                                                    "data_hash": ds.data_hash,
+                                                   "extra_train_faces": len(x_train) - len(split["train"]),
                                                    **{k: v.tolist() for k, v in split.items()}})
 
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
