@@ -18,6 +18,7 @@ modes:
   train     train a model from a named recipe, with key=value overrides
   evaluate  test metrics of a checkpoint (RMSE, NME, failure rate), table/JSON + pictures
   submit    Kaggle submission CSV from a checkpoint and Kaggle's test.csv + IdLookupTable.csv
+  export    a checkpoint to ONNX, for onnxruntime
   models    list registered models and recipes
 
 examples:
@@ -94,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default="submission.csv", help="where to write (default: submission.csv)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda")
 
+    x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
+    x.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    x.add_argument("--format", default="onnx", choices=("onnx",), help="export format (default: onnx)")
+    x.add_argument("-o", "--output", help="output file (default: beside the checkpoint, model.onnx)")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+
     m = sub.add_parser("models", help="list registered models and recipes")
     m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
     return p
@@ -169,6 +176,13 @@ def run(args: argparse.Namespace) -> int:
 
         sub_df = make_submission(args.model, args.test, args.lookup, args.output, args.device)
         print(f"wrote {args.output}: {len(sub_df)} rows")
+        return 0
+    if args.mode == "export":
+        from .checkpoint import resolve_checkpoint
+        from .export import export_onnx
+
+        out = args.output or resolve_checkpoint(args.model).with_suffix(".onnx")
+        print(f"wrote {export_onnx(args.model, out, args.opset)}")
         return 0
     if args.mode == "models":
         from .config import RECIPES

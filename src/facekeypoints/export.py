@@ -1,0 +1,79 @@
+"""``facekeypoints export``: a checkpoint to ONNX, and an onnxruntime runner for it.
+
+The exported graph takes ``image`` ``(B, 1, 96, 96)`` float32 pixels in 0..255 and returns
+``keypoints`` ``(B, 15, 2)`` in pixels of that crop, exactly what the torch model returns
+(flip test-time augmentation included when the checkpoint's config asks for it), so the
+two backends are interchangeable. A ``.json`` beside the ``.onnx`` carries the checkpoint's
+description (keypoint names, flip permutation, input contract).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .augment import flip_images, unflip_keypoints
+from .checkpoint import load_checkpoint
+from .fileio import atomic_write, atomic_write_json
+
+
+class _Exported(torch.nn.Module):
+    """The model plus the inference-time extras (flip TTA) as one graph."""
+
+    def __init__(self, model: torch.nn.Module, flip_tta: bool):
+        super().__init__()
+        self.model, self.flip_tta = model, flip_tta
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        pred = self.model(image)
+        if self.flip_tta:
+            pred = 0.5 * (pred + unflip_keypoints(self.model(flip_images(image)), image.shape[-1]))
+        return pred
+
+
+def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Path:
+    """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path."""
+    import onnx
+
+    model, meta = load_checkpoint(model_path, "cpu")
+    flip_tta = bool(meta.get("config", {}).get("tta_flip", False))
+    wrapped = _Exported(model, flip_tta).eval()
+    size = meta["input"]["size"]
+    out = Path(out).with_suffix(".onnx")
+
+    def write(path: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the old one
+            torch.onnx.export(wrapped, (torch.zeros(1, 1, size, size),), str(path), input_names=["image"],
+                              output_names=["keypoints"], opset_version=opset, dynamo=False,
+                              dynamic_axes={"image": {0: "batch"}, "keypoints": {0: "batch"}})
+        onnx.checker.check_model(str(path))
+
+    atomic_write(out, write)
+    atomic_write_json(out.with_suffix(".json"), {**meta, "onnx_file": out.name, "flip_tta_in_graph": flip_tta})
+    return out
+
+
+class OnnxRunner:
+    """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose."""
+
+    def __init__(self, path: str | Path, threads: int = 0):
+        import onnxruntime as ort
+
+        path = Path(path)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        side = path.with_suffix(".json")
+        self.meta = json.loads(side.read_text()) if side.exists() else {}
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, 96, 96)``."""
+        x = np.asarray(images, np.float32)[:, None]  # (N, 1, 96, 96)
+        return self.session.run(["keypoints"], {"image": x})[0]

@@ -1,0 +1,28 @@
+import numpy as np
+import pytest
+import torch
+
+from facekeypoints.checkpoint import save_checkpoint
+from facekeypoints.cli import main
+from facekeypoints.export import OnnxRunner
+from facekeypoints.inference import predict_crops
+from facekeypoints.models import create_model
+
+
+@pytest.mark.parametrize(("name", "tta"), [("mobile_s", False), ("hmnet_s", True), ("paper_tiny", True)])
+def test_onnx_agrees_with_torch(tmp_path, name, tta):
+    torch.manual_seed(0)
+    model = create_model(name)
+    model.train()
+    with torch.no_grad():  # move BN statistics off their defaults so the test means something
+        model(torch.rand(8, 1, 96, 96) * 255)
+    model.eval()
+    save_checkpoint(tmp_path / "model.safetensors", model, name, {"config": {"tta_flip": tta}})
+    assert main(["export", "--model", str(tmp_path), "-o", str(tmp_path / "m.onnx")]) == 0
+    runner = OnnxRunner(tmp_path / "m.onnx", threads=1)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 96, 96)).astype(np.uint8)
+    got = runner(crops)
+    want = predict_crops(model, crops, flip_tta=tta)
+    assert got.shape == (5, 15, 2)
+    assert np.abs(got - want).max() < 1e-3
+    assert runner.meta["flip_tta_in_graph"] is tta and runner.meta["model"] == name
