@@ -19,6 +19,7 @@ modes:
   evaluate  test metrics of a checkpoint (RMSE, NME, failure rate), table/JSON + pictures
   submit    Kaggle submission CSV from a checkpoint and Kaggle's test.csv + IdLookupTable.csv
   export    a checkpoint to ONNX, for onnxruntime
+  benchmark speed: `benchmark data` (CSV parsing), `benchmark infer` (CPU latency, throughput)
   models    list registered models and recipes
 
 examples:
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--format", default="onnx", choices=("onnx",), help="export format (default: onnx)")
     x.add_argument("-o", "--output", help="output file (default: beside the checkpoint, model.onnx)")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+
+    b = sub.add_parser("benchmark", help="speed measurements, printed as JSON")
+    b.add_argument("what", choices=("data", "infer"), help="data: Kaggle CSV parsing; infer: CPU inference speed")
+    b.add_argument("--model", default="mobile_s", help="infer: checkpoint or registry name (default: mobile_s)")
+    b.add_argument("--threads", type=int, default=0, help="infer: CPU threads (default: all cores)")
+    b.add_argument("--batch", type=int, default=256, help="infer: batch size for throughput (default: 256)")
+    b.add_argument("--json", action="store_true", help="print JSON only (the default output is JSON too)")
 
     m = sub.add_parser("models", help="list registered models and recipes")
     m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
@@ -183,6 +191,12 @@ def run(args: argparse.Namespace) -> int:
 
         out = args.output or resolve_checkpoint(args.model).with_suffix(".onnx")
         print(f"wrote {export_onnx(args.model, out, args.opset)}")
+        return 0
+    if args.mode == "benchmark":
+        from .benchmark import benchmark_data, benchmark_infer
+
+        result = benchmark_data() if args.what == "data" else benchmark_infer(args.model, args.threads, args.batch)
+        print(json.dumps(result))
         return 0
     if args.mode == "models":
         from .config import RECIPES

@@ -1,0 +1,23 @@
+import json
+
+import numpy as np
+
+from facekeypoints.benchmark import fake_kaggle_training
+from facekeypoints.cli import main
+from facekeypoints.data.kaggle import load_training
+
+
+def test_fake_kaggle_csv_has_kaggle_shape(tmp_path):
+    ds = load_training(fake_kaggle_training(tmp_path / "training.csv", rows=30, complete=9), use_cache=False)
+    present = np.isfinite(ds.keypoints[..., 0])
+    assert len(ds) == 30 and present.all(1).sum() == 9 and present.sum(1).min() == 4
+
+
+def test_benchmark_infer_json_contract(capsys):
+    assert main(["benchmark", "infer", "--model", "paper_tiny", "--threads", "1", "--batch", "8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for backend in ("onnx", "torch"):
+        b = out["backends"][backend]
+        assert {"latency_ms_p50", "latency_ms_p99", "throughput_faces_per_s"} <= set(b)
+        assert 0 < b["latency_ms_p50"] <= b["latency_ms_p99"]
+    assert "pipeline_ms_per_image" in out
