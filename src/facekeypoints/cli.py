@@ -18,6 +18,7 @@ modes:
   train     train a model from a named recipe, with key=value overrides
   evaluate  test metrics of a checkpoint (RMSE, NME, failure rate), table/JSON + pictures
   submit    Kaggle submission CSV from a checkpoint and Kaggle's test.csv + IdLookupTable.csv
+  predict   keypoints for every face in photos (files, folders, globs) as JSONL or CSV
   export    a checkpoint to ONNX, for onnxruntime
   benchmark speed: `benchmark data` (CSV parsing), `benchmark infer` (CPU latency, throughput)
   models    list registered models and recipes
@@ -95,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lookup", required=True, help="IdLookupTable.csv (plain or compressed)")
     s.add_argument("-o", "--output", default="submission.csv", help="where to write (default: submission.csv)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda")
+
+    r = sub.add_parser("predict", help="keypoints for every face in images, folders or globs",
+                       description="Detect faces, predict the 15 keypoints, print one record per image "
+                                   "(coordinates in original-image pixels). Unreadable files get an error "
+                                   "in their record and the run goes on; a summary goes to stderr.")
+    r.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or globs")
+    r.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    r.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="output format (default: jsonl)")
+    r.add_argument("-o", "--output", help="write here instead of stdout")
+    r.add_argument("--save-images", metavar="DIR", help="also save annotated images to DIR")
+    r.add_argument("--names", action="store_true", help="with --save-images: write keypoint names too")
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
     x.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
@@ -184,6 +196,20 @@ def run(args: argparse.Namespace) -> int:
 
         sub_df = make_submission(args.model, args.test, args.lookup, args.output, args.device)
         print(f"wrote {args.output}: {len(sub_df)} rows")
+        return 0
+    if args.mode == "predict":
+        from .fileio import atomic_write_text
+        from .predict import run_predict
+
+        buf = __import__("io").StringIO() if args.output else sys.stdout
+        summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names)
+        if args.output:
+            atomic_write_text(args.output, buf.getvalue())
+        print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "
+              f"or unreadable, {summary['ms_per_image']:.1f} ms/image", file=sys.stderr)
+        for f in summary["failures"]:
+            reason = f["reason"] if f["reason"].startswith(f["path"]) else f"{f['path']}: {f['reason']}"
+            print(f"  {reason}", file=sys.stderr)
         return 0
     if args.mode == "export":
         from .checkpoint import resolve_checkpoint
