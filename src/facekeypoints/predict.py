@@ -81,7 +81,8 @@ class KeypointDetector:
             faces.append({
                 "box": [round(float(v), 2) for v in box],
                 "score": round(float(score), 4),
-                "keypoints": {n: {"x": round(float(p[0]), 2), "y": round(float(p[1]), 2), "confidence": round(float(q), 4)}
+                "keypoints": {n: {"x": round(float(p[0]), 2), "y": round(float(p[1]), 2),
+                                  "confidence": round(float(q), 4)}
                               for n, p, q in zip(KEYPOINT_NAMES, pts, c, strict=True)},
             })
         return faces
