@@ -19,14 +19,8 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import HaarDetector, read_image
+from facekeypoints.detect import HaarDetector, box_iou, read_image
 from facekeypoints.fileio import atomic_write_json
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt, rb = np.maximum(a[:, :2], b[:2]), np.minimum(a[:, 2:], b[2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    return inter / ((a[:, 2:] - a[:, :2]).prod(1) + (b[2:] - b[:2]).prod() - inter)
 
 
 def main() -> None:
@@ -47,10 +41,10 @@ def main() -> None:
             continue
         boxes, _ = det(read_image(face.read(), face.name))
         lm = np.r_[face.points.min(0), face.points.max(0)]
-        if len(boxes) == 0 or iou(boxes, lm).max() < 0.2:
+        if len(boxes) == 0 or box_iou(boxes, lm).max() < 0.2:
             missed += 1
             continue
-        x1, y1, x2, y2 = boxes[np.argmax(iou(boxes, lm))]
+        x1, y1, x2, y2 = boxes[np.argmax(box_iou(boxes, lm))]
         s, tx, ty = framing.loc[face.name]
         cx, cy = (47.5 - tx) / s, (47.5 - ty) / s  # source point at the crop centre
         rows.append((s * (x2 - x1), (cx - x1) / (x2 - x1), (cy - y1) / (y2 - y1)))

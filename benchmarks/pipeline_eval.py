@@ -22,17 +22,11 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import read_image
+from facekeypoints.detect import box_iou, read_image
 from facekeypoints.evaluate import evaluate
 from facekeypoints.inference import device_name
 from facekeypoints.keypoints import KEYPOINT_NAMES, map_68_to_15
 from facekeypoints.metrics import nme_per_face
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt, rb = np.maximum(a[:, :2], b[:2]), np.minimum(a[:, 2:], b[2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    return inter / ((a[:, 2:] - a[:, :2]).prod(1) + (b[2:] - b[:2]).prod() - inter)
 
 
 def main() -> None:
@@ -59,10 +53,10 @@ def main() -> None:
         t_total += time.perf_counter() - t0
         lm = np.r_[face.points.min(0), face.points.max(0)]
         boxes = np.array([f["box"] for f in faces]).reshape(-1, 4)
-        if len(boxes) == 0 or iou(boxes, lm).max() < 0.2:
+        if len(boxes) == 0 or box_iou(boxes, lm).max() < 0.2:
             continue
         found += 1
-        best = faces[int(np.argmax(iou(boxes, lm)))]
+        best = faces[int(np.argmax(box_iou(boxes, lm)))]
         pred = np.array([[best["keypoints"][n]["x"], best["keypoints"][n]["y"]] for n in KEYPOINT_NAMES])
         nmes.append(nme_per_face(pred[None], map_68_to_15(face.points)[None])[0])
     nmes = np.array(nmes)

@@ -94,6 +94,13 @@ class Calibration:
         return cls(d["k"], d["u"], d["v"])
 
 
+def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes ``(N, 4)`` with one box ``(4,)``, all x1, y1, x2, y2."""
+    lt, rb = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    return inter / ((boxes[:, 2:] - boxes[:, :2]).prod(1) + (box[2:] - box[:2]).prod() - inter)
+
+
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade; boxes ``(N, 4)`` x1, y1, x2, y2 and scores ``(N,)``."""
 
