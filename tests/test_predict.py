@@ -121,3 +121,10 @@ def test_python_api_accepts_array_and_path(face_photo, tiny_model):
     b = det(cv2.imread(str(face_photo)))  # BGR array
     # JPEG decoded straight to gray vs. BGR then converted differ by a grey level here and there
     assert len(a) == len(b) >= 1 and np.allclose(a[0]["box"], b[0]["box"], atol=2)
+
+
+def test_box_iou_by_hand():
+    from facekeypoints.detect import box_iou
+
+    got = box_iou(np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float), np.array([0, 0, 10, 10]))
+    assert np.allclose(got, [1.0, 50 / 150, 0.0])
