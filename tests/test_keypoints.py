@@ -61,3 +61,14 @@ def test_flip_keypoints_twice_is_identity_and_mirrors_x():
 def test_bad_shape_is_rejected():
     with pytest.raises(ValueError, match="68, 2"):
         map_68_to_15(np.zeros((5, 2)))
+
+
+def test_68_point_flip_agrees_with_the_15_point_flip():
+    """Flipping 68 points then mapping to 15 equals mapping then flipping: both pair lists agree."""
+    from facekeypoints.keypoints import IBUG68_FLIP_IDX
+
+    pts = np.random.default_rng(0).uniform(0, 95, (68, 2))
+    flipped68 = pts[list(IBUG68_FLIP_IDX)]
+    flipped68[:, 0] = 95 - flipped68[:, 0]
+    assert np.allclose(map_68_to_15(flipped68), flip_keypoints(map_68_to_15(pts), 96), atol=1e-4)
+    assert all(IBUG68_FLIP_IDX[IBUG68_FLIP_IDX[i]] == i for i in range(68))

@@ -88,3 +88,28 @@ def test_extra_data_only_adds_training_faces(kaggle_dir, tmp_path):
     with pytest.raises(Exception, match="no training data|not found|no training"):
         train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "missing")), run_dir=tmp_path / "r2",
               progress=False, evaluate_test=False)
+
+
+def test_aux68_trains_on_converted_sets_and_saves_a_15_point_model(tmp_path):
+    from facekeypoints.checkpoint import load_checkpoint
+    from facekeypoints.data.kaggle import write_training_csv
+    from tests.conftest import synthetic_faces
+
+    imgs, kps = synthetic_faces(24)
+    write_training_csv(tmp_path / "d" / "training.csv", imgs, kps)
+    cols = [f"{a}{i}" for i in range(68) for a in ("x", "y")]
+    pts = np.random.default_rng(0).uniform(10, 85, (24, 136))
+    import pandas as pd
+
+    meta = pd.DataFrame(pts, columns=cols)
+    meta.insert(0, "identity", [f"p{i % 6}" for i in range(24)])
+    meta.to_csv(tmp_path / "d" / "meta.csv", index=False)
+    run = train(_cfg(tmp_path / "d", epochs=1, aux68=0.5, augment=True), run_dir=tmp_path / "r", progress=False)
+    model, meta_json = load_checkpoint(run)
+    assert meta_json["model_args"] == {"num_points": 83}
+    import torch
+
+    assert model(torch.zeros(2, 1, 96, 96)).shape == (2, 15, 2)
+    write_training_csv(tmp_path / "nometa" / "training.csv", imgs, kps)
+    with pytest.raises(ValueError, match="aux68 needs 68-point labels"):
+        train(_cfg(tmp_path / "nometa", epochs=1, aux68=0.5), run_dir=tmp_path / "r2", progress=False)

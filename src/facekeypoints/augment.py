@@ -57,9 +57,12 @@ def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Genera
     return a, flip
 
 
-def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor,
-         flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply pixel-space affines to images ``(B, 1, H, W)`` and keypoints ``(B, K, 2)``."""
+def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, flip: torch.Tensor,
+         flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply pixel-space affines to images ``(B, 1, H, W)`` and keypoints ``(B, K, 2)``.
+
+    ``flip_idx`` is the left/right permutation of the K points (the 15 by default).
+    """
     b, _, h, w = images.shape
     # grid_sample wants, per output pixel, where to read in normalised input coords.
     to_norm = torch.tensor([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]],
@@ -73,7 +76,7 @@ def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor,
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
     # Keypoints: forward map, then swap left/right for flipped faces.
     kp = keypoints @ affine[:, :2, :2].transpose(1, 2) + affine[:, None, :2, 2]
-    perm = torch.tensor(FLIP_IDX, device=kp.device)
+    perm = torch.tensor(flip_idx, device=kp.device)
     kp = torch.where(flip[:, None, None], kp[:, perm], kp)
     outside = ((kp < 0) | (kp[..., :1] > w - 1) | (kp[..., 1:] > h - 1)).any(-1, keepdim=True)
     return out, kp.masked_fill(outside, float("nan"))
@@ -101,10 +104,11 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator 
 
 
 def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, cfg: AugmentConfig,
-                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  generator: torch.Generator | None = None,
+                  flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
     """Geometric then photometric augmentation of a float batch ``(B, 1, H, W)``, ``(B, K, 2)``."""
     affine, flip = random_affine(len(images), images.shape[-1], cfg, generator, images.device)
-    images, keypoints = warp(images, keypoints, affine, flip)
+    images, keypoints = warp(images, keypoints, affine, flip, flip_idx)
     return photometric(images, cfg, generator), keypoints
 
 

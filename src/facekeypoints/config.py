@@ -34,6 +34,7 @@ class TrainConfig:
     loss: str = "mse"  # mse | l1 | wing (on pixel coordinates, present labels only)
     missing: str = "masked"  # masked: loss on present labels | ffill: the report's forward fill
     augment: bool = False  # flip/rotate/scale/shift + photometric, on the training device (augment.py)
+    aux68: float = 0.0  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
     ema: float = 0.0  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are the ones saved
     tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference
     # ---- run

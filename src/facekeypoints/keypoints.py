@@ -70,17 +70,23 @@ INDEX = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 COLUMNS: tuple[str, ...] = tuple(f"{n}_{axis}" for n in KEYPOINT_NAMES for axis in ("x", "y"))
 
 
+def _involution(n: int, pairs: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    """The permutation of ``n`` points that swaps each pair (and fixes the rest)."""
+    perm = list(range(n))
+    seen: set[int] = set()
+    for a, b in pairs:
+        if a in seen or b in seen or a == b or not (0 <= a < n and 0 <= b < n):
+            raise ValueError(f"bad flip pair ({a}, {b})")
+        seen.update((a, b))
+        perm[a], perm[b] = b, a
+    return tuple(perm)
+
+
 def _flip_idx() -> tuple[int, ...]:
-    perm = list(range(NUM_KEYPOINTS))
-    seen: set[str] = set()
     for a, b in FLIP_PAIRS_BY_NAME:
         if a not in INDEX or b not in INDEX:
             raise ValueError(f"flip pair ({a}, {b}) names an unknown keypoint")
-        if a in seen or b in seen or a == b:
-            raise ValueError(f"keypoint in flip pair ({a}, {b}) is paired twice")
-        seen.update((a, b))
-        perm[INDEX[a]], perm[INDEX[b]] = INDEX[b], INDEX[a]
-    return tuple(perm)
+    return _involution(NUM_KEYPOINTS, tuple((INDEX[a], INDEX[b]) for a, b in FLIP_PAIRS_BY_NAME))
 
 
 # FLIP_IDX[i] is the keypoint that i becomes after a horizontal flip (an involution).
@@ -102,6 +108,19 @@ def flip_keypoints(points: np.ndarray, width: int) -> np.ndarray:
     out = np.array(points, dtype=np.float32, copy=True)[..., list(FLIP_IDX), :]
     out[..., 0] = (width - 1) - out[..., 0]
     return out
+
+
+# iBUG-68 mirror pairs (jaw, brows, nostrils, eyes, outer and inner lips), for flipping the
+# auxiliary 68-point targets; points on the midline (8, 27-30, 33, 51, 57, 62, 66) map to themselves.
+IBUG68_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
+    *((i, 16 - i) for i in range(8)),
+    *((17 + i, 26 - i) for i in range(5)),
+    (31, 35), (32, 34),
+    (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
+    (48, 54), (49, 53), (50, 52), (55, 59), (56, 58),
+    (60, 64), (61, 63), (65, 67),
+)
+IBUG68_FLIP_IDX: tuple[int, ...] = _involution(68, IBUG68_FLIP_PAIRS)
 
 
 # Normalisers for NME: the outer eye corners, else the eye centres (inter-pupil).

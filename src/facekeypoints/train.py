@@ -26,6 +26,7 @@ from .config import TrainConfig, config_dict, config_from_dict
 from .data import load_training, make_split
 from .fileio import atomic_write_json
 from .inference import device_name, pick_device, predict_crops
+from .keypoints import FLIP_IDX, IBUG68_FLIP_IDX, NUM_KEYPOINTS
 from .metrics import forward_fill, rmse
 from .models import create_model
 
@@ -151,11 +152,20 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     # The report forward-filled missing labels over the CSV rows before splitting.
     targets = forward_fill(ds.keypoints) if cfg.missing == "ffill" else ds.keypoints
     images = torch.from_numpy(ds.images)  # (N, 96, 96) uint8, stays uint8 until a batch is cut
+    # Auxiliary supervision: the 68 source points ride along as targets 15..82 (NaN where unknown).
+    aux = cfg.aux68 > 0
+    if aux and "points68" not in ds.extra:
+        raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`)")
+    with_aux = (lambda d, t: np.concatenate([t, d.extra.get("points68", np.full((len(d), 68, 2), np.nan,
+                                                                              np.float32))], 1)) if aux else None
+    if aux:
+        targets = with_aux(ds, targets)
     x_train, y_train = images[split["train"]], torch.from_numpy(targets[split["train"]])
     for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
         more = load_training(extra)  # extra sets only ever add training faces
         x_train = torch.cat([x_train, torch.from_numpy(more.images)])
-        y_train = torch.cat([y_train, torch.from_numpy(more.keypoints)])
+        y_train = torch.cat([y_train, torch.from_numpy(with_aux(more, more.keypoints) if aux else more.keypoints)])
+    flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
     x_val, y_val = images[split["val"]], ds.keypoints[split["val"]]
     if not resume:
         atomic_write_json(run_dir / "config.json", config_dict(cfg))
@@ -165,7 +175,8 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
                                                    **{k: v.tolist() for k, v in split.items()}})
 
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = create_model(cfg.model).to(device, memory_format=fmt)
+    model_args = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
+    model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model)
     gen = torch.Generator().manual_seed(cfg.seed)  # batch order
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1) if cfg.augment else None
@@ -199,8 +210,13 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
             x = x.contiguous(memory_format=fmt)
             y = y_train[idx].to(device, non_blocking=True)  # (B, 15, 2)
             if cfg.augment:
-                x, y = augment_batch(x, y, aug_cfg, aug_gen)
-            loss = masked_loss(model(x), y, cfg.loss)
+                x, y = augment_batch(x, y, aug_cfg, aug_gen, flip_idx)
+            if aux:
+                pred = model.forward_all(x)  # (B, 15 + 68, 2)
+                loss = masked_loss(pred[:, :NUM_KEYPOINTS], y[:, :NUM_KEYPOINTS], cfg.loss) + \
+                    cfg.aux68 * masked_loss(pred[:, NUM_KEYPOINTS:], y[:, NUM_KEYPOINTS:], cfg.loss)
+            else:
+                loss = masked_loss(model(x), y, cfg.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -222,7 +238,7 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
 
     # ---- final weights, then the honest test evaluation
     final = ema.module if ema is not None else model
-    save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {
+    save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {"model_args": model_args,
         "config": config_dict(cfg), "data_hash": ds.data_hash,
         "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
         "train_time_s": sum(h["time_s"] for h in history), "device": str(device),

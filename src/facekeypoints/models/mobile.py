@@ -32,8 +32,9 @@ class MobileNet(nn.Module):
     input_std = 64.0
 
     def __init__(self, widths=(16, 32, 64, 96, 128), repeats=(1, 2, 2, 2), strides=(2, 2, 2, 1),
-                 head: int = 32, dropout: float = 0.1):
+                 head: int = 32, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS):
         super().__init__()
+        self.num_points = num_points
         layers: list[nn.Module] = [conv_bn(1, widths[0], 3, 2)]  # 48x48
         c = widths[0]
         for w, r, stride in zip(widths[1:], repeats, strides, strict=True):  # 24, 12, 6, 6
@@ -41,14 +42,17 @@ class MobileNet(nn.Module):
             c = w
         self.features = nn.Sequential(*layers)
         self.reduce = conv_bn(c, head, 1)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, NUM_KEYPOINTS * 2))
+        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, num_points * 2))
         nn.init.zeros_(self.fc[-1].weight)
         with torch.no_grad():
             self.fc[-1].bias.fill_(48.0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
-        return self.fc(self.reduce(self.features(x))).view(-1, NUM_KEYPOINTS, 2)  # (B, 15, 2)
+        return self.fc(self.reduce(self.features(x))).view(-1, self.num_points, 2)  # (B, P, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[:, :NUM_KEYPOINTS]  # (B, 15, 2) pixels
 
 
 @register_model

@@ -21,8 +21,9 @@ class PaperCNN(nn.Module):
     input_std = 1.0
 
     def __init__(self, widths: tuple[int, ...] = (32, 32, 64, 64, 96, 96, 128, 128, 256, 256, 512, 512),
-                 hidden: int = 512, dropout: float = 0.1):
+                 hidden: int = 512, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS):
         super().__init__()
+        self.num_points = num_points
         layers: list[nn.Module] = []
         c_in = 1
         for i, c in enumerate(widths):
@@ -39,7 +40,7 @@ class PaperCNN(nn.Module):
             nn.Linear(c_in * side * side, hidden),
             nn.ReLU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden, NUM_KEYPOINTS * 2),
+            nn.Linear(hidden, num_points * 2),
         )
         for m in self.modules():  # Keras' default initialisation: Glorot-uniform, zero bias
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -47,9 +48,12 @@ class PaperCNN(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
-        return self.head(self.features(x)).view(-1, NUM_KEYPOINTS, 2)  # (B, 15, 2) pixels
+        return self.head(self.features(x)).view(-1, self.num_points, 2)  # (B, P, 2) pixels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[:, :NUM_KEYPOINTS]  # (B, 15, 2) pixels
 
 
 @register_model

@@ -65,18 +65,23 @@ class ResRegression(nn.Module):
     input_mean = 128.0
     input_std = 64.0
 
-    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), head: int = 64, dropout: float = 0.1):
+    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), head: int = 64, dropout: float = 0.1,
+                 num_points: int = NUM_KEYPOINTS):
         super().__init__()
+        self.num_points = num_points  # 15, or 15 + 68 with auxiliary 68-point supervision
         self.encoder = Encoder(tuple(widths), tuple(depths))
         self.reduce = conv_bn(widths[-1], head, 1)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, NUM_KEYPOINTS * 2))
+        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, num_points * 2))
         nn.init.zeros_(self.fc[-1].weight)
         with torch.no_grad():  # start at the mean face centre rather than the corner
             self.fc[-1].bias.fill_(48.0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
-        return self.fc(self.reduce(self.encoder(x)[-1])).view(-1, NUM_KEYPOINTS, 2)  # (B, 15, 2)
+        return self.fc(self.reduce(self.encoder(x)[-1])).view(-1, self.num_points, 2)  # (B, P, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[:, :NUM_KEYPOINTS]  # (B, 15, 2) pixels
 
 
 def soft_argmax(heatmaps: torch.Tensor, stride: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,12 +104,14 @@ class HeatmapNet(nn.Module):
     input_std = 64.0
     stride = 4
 
-    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), neck: int = 64):
+    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), neck: int = 64,
+                 num_points: int = NUM_KEYPOINTS):
         super().__init__()
+        self.num_points = num_points
         self.encoder = Encoder(tuple(widths), tuple(depths))
         self.lateral = nn.ModuleList([conv_bn(w, neck, 1) for w in widths[1:]])
         self.smooth = conv_bn(neck, neck, 3)
-        self.out = nn.Conv2d(neck, NUM_KEYPOINTS, 1)
+        self.out = nn.Conv2d(neck, num_points, 1)
 
     def heatmaps(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.input_mean) / self.input_std
@@ -112,11 +119,15 @@ class HeatmapNet(nn.Module):
         y = self.lateral[-1](feats[-1])
         for lat, f in zip(self.lateral[-2::-1], feats[-2::-1], strict=True):
             y = lat(f) + F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False)
-        return self.out(self.smooth(y))  # (B, 15, 24, 24) logits
+        return self.out(self.smooth(y))  # (B, P, 24, 24) logits
 
     def forward_with_confidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keypoints ``(B, 15, 2)`` and per-keypoint peak probability ``(B, 15)``."""
-        return soft_argmax(self.heatmaps(x), self.stride)
+        kp, conf = soft_argmax(self.heatmaps(x)[:, :NUM_KEYPOINTS], self.stride)
+        return kp, conf
+
+    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
+        return soft_argmax(self.heatmaps(x), self.stride)[0]  # (B, P, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_confidence(x)[0]  # (B, 15, 2) pixels
