@@ -76,6 +76,12 @@ def lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> floa
     return cfg.lr
 
 
+def _with_points68(ds, targets: np.ndarray) -> np.ndarray:
+    """Targets ``(N, 15, 2)`` followed by the set's 68 points ``(N, 68, 2)`` (NaN when it has none)."""
+    pts = ds.extra.get("points68", np.full((len(ds), 68, 2), np.nan, np.float32))
+    return np.concatenate([targets, pts], axis=1)
+
+
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return opt(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -156,15 +162,14 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     aux = cfg.aux68 > 0
     if aux and "points68" not in ds.extra:
         raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`)")
-    with_aux = (lambda d, t: np.concatenate([t, d.extra.get("points68", np.full((len(d), 68, 2), np.nan,
-                                                                              np.float32))], 1)) if aux else None
     if aux:
-        targets = with_aux(ds, targets)
+        targets = _with_points68(ds, targets)
     x_train, y_train = images[split["train"]], torch.from_numpy(targets[split["train"]])
     for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
         more = load_training(extra)  # extra sets only ever add training faces
         x_train = torch.cat([x_train, torch.from_numpy(more.images)])
-        y_train = torch.cat([y_train, torch.from_numpy(with_aux(more, more.keypoints) if aux else more.keypoints)])
+        more_targets = _with_points68(more, more.keypoints) if aux else more.keypoints
+        y_train = torch.cat([y_train, torch.from_numpy(more_targets)])
     flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
     x_val, y_val = images[split["val"]], ds.keypoints[split["val"]]
     if not resume:
