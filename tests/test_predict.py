@@ -128,3 +128,12 @@ def test_box_iou_by_hand():
 
     got = box_iou(np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float), np.array([0, 0, 10, 10]))
     assert np.allclose(got, [1.0, 50 / 150, 0.0])
+
+
+def test_onnx_backend_agrees_with_torch(face_photo, tiny_model):
+    a = KeypointDetector.from_pretrained(tiny_model)(face_photo)
+    b = KeypointDetector.from_pretrained(tiny_model, backend="onnx")(face_photo)
+    assert len(a) == len(b) >= 1
+    for name in KEYPOINT_NAMES:
+        assert abs(a[0]["keypoints"][name]["x"] - b[0]["keypoints"][name]["x"]) < 0.05
+        assert abs(a[0]["keypoints"][name]["confidence"] - b[0]["keypoints"][name]["confidence"]) < 0.01

@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", help="write here instead of stdout")
     r.add_argument("--save-images", metavar="DIR", help="also save annotated images to DIR")
     r.add_argument("--names", action="store_true", help="with --save-images: write keypoint names too")
+    r.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="model runtime (default: torch)")
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
     x.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         from .predict import run_predict
 
         buf = __import__("io").StringIO() if args.output else sys.stdout
-        summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names)
+        summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend)
         if args.output:
             atomic_write_text(args.output, buf.getvalue())
         print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "

@@ -35,12 +35,17 @@ class _Exported(torch.nn.Module):
         return pred
 
 
-def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Path:
-    """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path."""
+def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None) -> Path:
+    """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path.
+
+    ``flip_tta=None`` follows the checkpoint's config; ``predict`` exports the bare model
+    (``False``) because it mirrors crops itself to measure confidence.
+    """
     import onnx
 
     model, meta = load_checkpoint(model_path, "cpu")
-    flip_tta = bool(meta.get("config", {}).get("tta_flip", False))
+    if flip_tta is None:
+        flip_tta = bool(meta.get("config", {}).get("tta_flip", False))
     wrapped = _Exported(model, flip_tta).eval()
     size = meta["input"]["size"]
     out = Path(out).with_suffix(".onnx")

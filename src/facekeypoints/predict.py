@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from .augment import flip_images, unflip_keypoints
+from .augment import unflip_keypoints
 from .checkpoint import load_checkpoint
 from .data.kaggle import DataError
 from .detect import Calibration, HaarDetector, read_image
@@ -40,30 +40,53 @@ class KeypointDetector:
     """
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any], detector: HaarDetector | None = None,
-                 calibration: Calibration | None = None):
+                 calibration: Calibration | None = None, onnx_path: str | Path | None = None):
         self.model, self.meta = model.eval(), meta
         self.detector = detector or HaarDetector()
         self.calibration = calibration or Calibration.load("haar")
         self.size = int(meta["input"]["size"])
+        self.backend = "onnx" if onnx_path else "torch"
+        if onnx_path:
+            from .export import OnnxRunner
+
+            self.runner = OnnxRunner(onnx_path)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu") -> KeypointDetector:
-        """Load a checkpoint (run folder, model.json or model.safetensors)."""
+    def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu", backend: str = "torch") -> KeypointDetector:
+        """Load a checkpoint (run folder, model.json or model.safetensors); ``backend`` torch or onnx.
+
+        The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
+        """
         model, meta = load_checkpoint(name_or_path, device)
-        return cls(model, meta)
+        onnx_path = None
+        if backend == "onnx":
+            from .data.kaggle import cache_dir
+            from .export import export_onnx
+
+            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}.onnx"
+            if not onnx_path.exists():
+                export_onnx(name_or_path, onnx_path, flip_tta=False)
+        elif backend != "torch":
+            raise ValueError(f"unknown backend {backend!r}; choose torch or onnx")
+        return cls(model, meta, onnx_path=onnx_path)
 
     @torch.no_grad()
+    def _raw(self, crops: np.ndarray) -> np.ndarray:
+        """The bare model on uint8 crops ``(N, 96, 96)`` -> ``(N, 15, 2)``, on either backend."""
+        if self.backend == "onnx":
+            return self.runner(crops)
+        device = next(self.model.parameters()).device
+        x = torch.as_tensor(np.ascontiguousarray(crops), device=device).unsqueeze(1).float()
+        return self.model(x).float().cpu().numpy()
+
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(N, 15, 2)`` (crop pixels) and confidences ``(N, 15)`` for uint8 crops ``(N, 96, 96)``."""
         if len(crops) == 0:
             return np.zeros((0, 15, 2), np.float32), np.zeros((0, 15), np.float32)
-        device = next(self.model.parameters()).device
-        x = torch.as_tensor(np.asarray(crops), device=device).unsqueeze(1).float()
-        a = self.model(x).float()
-        b = unflip_keypoints(self.model(flip_images(x)).float(), self.size)
-        d2 = ((a - b) ** 2).sum(-1)
-        conf = torch.exp(-d2 / (2 * CONFIDENCE_SIGMA**2))
-        return (0.5 * (a + b)).cpu().numpy(), conf.cpu().numpy()
+        a = self._raw(crops)
+        b = unflip_keypoints(torch.from_numpy(self._raw(crops[:, :, ::-1])), self.size).numpy()
+        conf = np.exp(-((a - b) ** 2).sum(-1) / (2 * CONFIDENCE_SIGMA**2))
+        return 0.5 * (a + b), conf
 
     def __call__(self, image: Any) -> list[dict[str, Any]]:
         """Every face found: ``{"box", "score", "keypoints": {name: {"x", "y", "confidence"}}}``."""
@@ -116,9 +139,9 @@ def draw(gray: np.ndarray, faces: list[dict[str, Any]], names: bool = False) -> 
 
 
 def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save_images: str | None = None,
-                names: bool = False) -> dict[str, Any]:
+                names: bool = False, backend: str = "torch") -> dict[str, Any]:
     """Predict every input; one record per image to ``out``; returns the summary."""
-    det = KeypointDetector.from_pretrained(model)
+    det = KeypointDetector.from_pretrained(model, backend=backend)
     out = out or sys.stdout
     if fmt == "csv":
         out.write("path,face,box_x1,box_y1,box_x2,box_y2,score," +
