@@ -137,3 +137,27 @@ def test_onnx_backend_agrees_with_torch(face_photo, tiny_model):
     for name in KEYPOINT_NAMES:
         assert abs(a[0]["keypoints"][name]["x"] - b[0]["keypoints"][name]["x"]) < 0.05
         assert abs(a[0]["keypoints"][name]["confidence"] - b[0]["keypoints"][name]["confidence"]) < 0.01
+
+
+def test_video_gives_one_record_per_frame_and_an_annotated_copy(face_photo, tiny_model, tmp_path, capsys):
+    frame = cv2.imread(str(face_photo))
+    video = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (frame.shape[1], frame.shape[0]))
+    for dx in range(4):
+        w.write(np.roll(frame, dx, axis=1))
+    w.release()
+    out_dir = tmp_path / "annotated"
+    assert main(["predict", str(video), "--model", str(tiny_model), "--smooth", "0.5",
+                 "--save-images", str(out_dir)]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frame"] for r in recs] == [0, 1, 2, 3]
+    assert all(r["error"] is None and len(r["faces"]) >= 1 for r in recs)
+    assert (out_dir / "clip.avi").stat().st_size > 0
+
+
+def test_csv_format_has_a_row_per_face(face_photo, tiny_model, capsys):
+    assert main(["predict", str(face_photo), "--model", str(tiny_model), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split(",")
+    assert header[:3] == ["path", "face", "box_x1"] and len(header) == 7 + 45 + 1
+    assert len(lines) >= 2 and all(len(line.split(",")) == len(header) for line in lines[1:])

@@ -97,17 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default="submission.csv", help="where to write (default: submission.csv)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda")
 
-    r = sub.add_parser("predict", help="keypoints for every face in images, folders or globs",
+    r = sub.add_parser("predict", help="keypoints for every face in images, videos, folders or globs",
                        description="Detect faces, predict the 15 keypoints, print one record per image "
                                    "(coordinates in original-image pixels). Unreadable files get an error "
                                    "in their record and the run goes on; a summary goes to stderr.")
-    r.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive) or globs")
+    r.add_argument("paths", nargs="+", metavar="PATH",
+                   help="image or video files, folders (recursive) or globs; a video gives one record per frame")
     r.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
     r.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="output format (default: jsonl)")
     r.add_argument("-o", "--output", help="write here instead of stdout")
     r.add_argument("--save-images", metavar="DIR", help="also save annotated images to DIR")
     r.add_argument("--names", action="store_true", help="with --save-images: write keypoint names too")
     r.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="model runtime (default: torch)")
+    r.add_argument("--smooth", type=float, default=0.0, metavar="ALPHA",
+                   help="video: blend each point with the previous frame's (0 = off, 0.5 = strong)")
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
     x.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
@@ -203,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
         from .predict import run_predict
 
         buf = __import__("io").StringIO() if args.output else sys.stdout
-        summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend)
+        summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
+                              args.smooth)
         if args.output:
             atomic_write_text(args.output, buf.getvalue())
         print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "

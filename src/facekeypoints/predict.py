@@ -29,6 +29,7 @@ from .geometry import crop_face
 from .keypoints import KEYPOINT_NAMES
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 CONFIDENCE_SIGMA = 1.5
 
 
@@ -116,7 +117,7 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            yield from sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+            yield from sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
         elif any(ch in p for ch in "*?[") and not path.exists():
             yield from sorted(Path(f) for f in glob.glob(p, recursive=True) if Path(f).is_file())
         else:
@@ -138,9 +139,77 @@ def draw(gray: np.ndarray, faces: list[dict[str, Any]], names: bool = False) -> 
     return img
 
 
+def _image_record(det: KeypointDetector, path: Path, save_images: str | None, names: bool) -> dict[str, Any]:
+    rec: dict[str, Any] = {"path": str(path), "width": None, "height": None, "faces": [], "error": None}
+    try:
+        gray = read_image(path)
+    except DataError as e:
+        rec["error"] = str(e)
+        return rec
+    rec["height"], rec["width"] = (int(v) for v in gray.shape[:2])
+    rec["faces"] = det.detect_gray(gray)
+    if save_images:
+        dst = Path(save_images) / (path.stem + ".jpg")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(dst), draw(gray, rec["faces"], names))
+    return rec
+
+
+def _smooth(faces: list[dict[str, Any]], previous: list[dict[str, Any]], alpha: float) -> None:
+    """Exponential smoothing of each face's points with the same face in the previous frame (IoU > 0.3)."""
+    from .detect import box_iou
+
+    if not previous or alpha <= 0:
+        return
+    prev_boxes = np.array([p["box"] for p in previous])
+    for f in faces:
+        overlap = box_iou(prev_boxes, np.array(f["box"]))
+        if overlap.max() < 0.3:
+            continue
+        old = previous[int(np.argmax(overlap))]["keypoints"]
+        for name, k in f["keypoints"].items():
+            for axis in ("x", "y"):
+                k[axis] = round(alpha * old[name][axis] + (1 - alpha) * k[axis], 2)
+
+
+def _video_records(det: KeypointDetector, path: Path, save_images: str | None, names: bool,
+                   smooth: float) -> Iterator[dict[str, Any]]:
+    """One record per frame (``frame``, ``time_s`` added); optionally an annotated copy of the video."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        yield {"path": str(path), "width": None, "height": None, "faces": [], "error": f"{path}: cannot open video"}
+        return
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    writer, previous, i = None, [], 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            faces = det.detect_gray(gray)
+            _smooth(faces, previous, smooth)
+            previous = faces
+            if save_images:
+                if writer is None:
+                    Path(save_images).mkdir(parents=True, exist_ok=True)
+                    writer = cv2.VideoWriter(str(Path(save_images) / (path.stem + ".avi")),
+                                             cv2.VideoWriter_fourcc(*"MJPG"), fps, (gray.shape[1], gray.shape[0]))
+                writer.write(draw(gray, faces, names))
+            yield {"path": str(path), "frame": i, "time_s": round(i / fps, 4), "width": int(gray.shape[1]),
+                   "height": int(gray.shape[0]), "faces": faces, "error": None}
+            i += 1
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    if i == 0:
+        yield {"path": str(path), "width": None, "height": None, "faces": [], "error": f"{path}: no frames decoded"}
+
+
 def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save_images: str | None = None,
-                names: bool = False, backend: str = "torch") -> dict[str, Any]:
-    """Predict every input; one record per image to ``out``; returns the summary."""
+                names: bool = False, backend: str = "torch", smooth: float = 0.0) -> dict[str, Any]:
+    """Predict every input; one record per image (or video frame) to ``out``; returns the summary."""
     det = KeypointDetector.from_pretrained(model, backend=backend)
     out = out or sys.stdout
     if fmt == "csv":
@@ -150,23 +219,19 @@ def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save
     failures: list[dict[str, str]] = []
     start = time.perf_counter()
     for path in expand_inputs(paths):
-        n_img += 1
-        rec: dict[str, Any] = {"path": str(path), "width": None, "height": None, "faces": [], "error": None}
-        try:
-            gray = read_image(path)
-            rec["height"], rec["width"] = (int(v) for v in gray.shape[:2])
-            rec["faces"] = det.detect_gray(gray)
-            if save_images:
-                dst = Path(save_images) / (path.stem + ".jpg")
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(dst), draw(gray, rec["faces"], names))
-        except DataError as e:
-            rec["error"] = str(e)
-            failures.append({"path": str(path), "reason": str(e)})
-        if not rec["faces"] and rec["error"] is None:
-            failures.append({"path": str(path), "reason": "no face found"})
-        n_faces += len(rec["faces"])
-        _write(out, rec, fmt)
+        if path.suffix.lower() in VIDEO_EXTS:
+            records = _video_records(det, path, save_images, names, smooth)
+        else:
+            records = [_image_record(det, path, save_images, names)]
+        for rec in records:
+            n_img += 1
+            if rec["error"] is not None:
+                failures.append({"path": rec["path"], "reason": rec["error"]})
+            elif not rec["faces"]:
+                failures.append({"path": rec["path"] + (f" frame {rec['frame']}" if "frame" in rec else ""),
+                                 "reason": "no face found"})
+            n_faces += len(rec["faces"])
+            _write(out, rec, fmt)
     elapsed = time.perf_counter() - start
     return {"images": n_img, "faces": n_faces, "failures": failures,
             "ms_per_image": 1000 * elapsed / max(1, n_img)}
