@@ -69,3 +69,13 @@ def test_every_mode_has_help(mode, capsys):
     with pytest.raises(SystemExit) as e:
         main([mode, "--help"])
     assert e.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+def test_report_is_self_contained_html(kaggle_dir, tmp_path):
+    assert main(["train", "--recipe", "tiny", "--data", str(kaggle_dir), "--project", str(tmp_path),
+                 "--quiet", "epochs=2", "batch_size=8"]) == 0
+    assert main(["report", str(tmp_path / "tiny")]) == 0
+    page = (tmp_path / "tiny" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5 and "RMSE" in page and "paper_tiny" in page
+    assert "src=\"http" not in page and "<link" not in page  # nothing fetched from elsewhere
+    assert main(["report", str(tmp_path)]) == 2  # not a run folder: a clear error

@@ -21,6 +21,7 @@ modes:
   predict   keypoints for every face in photos (files, folders, globs) as JSONL or CSV
   export    a checkpoint to ONNX, for onnxruntime
   benchmark speed: `benchmark data` (CSV parsing), `benchmark infer` (CPU latency, throughput)
+  report    a self-contained HTML report of a training run
   models    list registered models and recipes
 
 examples:
@@ -125,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=256, help="infer: batch size for throughput (default: 256)")
     b.add_argument("--json", action="store_true", help="print JSON only (the default output is JSON too)")
 
+    rp = sub.add_parser("report", help="one self-contained HTML page about a training run")
+    rp.add_argument("run_dir", help="a run folder (runs/train/NAME)")
+    rp.add_argument("-o", "--output", help="where to write (default: RUN_DIR/report.html)")
+
     m = sub.add_parser("models", help="list registered models and recipes")
     m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
     return p
@@ -228,6 +233,11 @@ def run(args: argparse.Namespace) -> int:
 
         result = benchmark_data() if args.what == "data" else benchmark_infer(args.model, args.threads, args.batch)
         print(json.dumps(result))
+        return 0
+    if args.mode == "report":
+        from .report import write_report
+
+        print(f"wrote {write_report(args.run_dir, args.output)}")
         return 0
     if args.mode == "models":
         from .config import RECIPES

@@ -43,6 +43,8 @@ def evaluate(model_path: str | Path, data: str | Path, split: str = "paper", par
     if out_dir is not None:
         out = Path(out_dir)
         atomic_write_json(out / ("metrics.json" if part == "test" else f"metrics_{part}.json"), result)
+        nme = nme_per_face(pred, true)  # per face, for cumulative error curves (`facekeypoints report`)
+        atomic_write_json(out / f"nme_per_face_{part}.json", [None if not np.isfinite(v) else float(v) for v in nme])
         if plots:
             _pictures(out, ds.images[idx], true, pred, result, resolve_checkpoint(model_path).parent)
     return result
