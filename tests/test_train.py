@@ -113,3 +113,24 @@ def test_aux68_trains_on_converted_sets_and_saves_a_15_point_model(tmp_path):
     write_training_csv(tmp_path / "nometa" / "training.csv", imgs, kps)
     with pytest.raises(ValueError, match="aux68 needs 68-point labels"):
         train(_cfg(tmp_path / "nometa", epochs=1, aux68=0.5), run_dir=tmp_path / "r2", progress=False)
+
+
+def test_torchrun_two_cpu_processes_gloo(kaggle_dir, tmp_path):
+    """DistributedDataParallel on 2 CPU processes: one run folder, one checkpoint, reduced metrics."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           "-m", "facekeypoints", "train", "--recipe", "tiny", "--data", str(kaggle_dir), "--project", str(runs),
+           "--quiet", "epochs=2", "batch_size=8", "threads=1", "augment=True"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in runs.iterdir()) == ["tiny"]  # both ranks used rank 0's folder
+    meta = json.loads((runs / "tiny" / "model.json").read_text())
+    assert meta["world_size"] == 2
+    hist = json.loads((runs / "tiny" / "history.json").read_text())
+    assert len(hist) == 2 and all(np.isfinite(h["train_loss"]) for h in hist)
+    assert (runs / "tiny" / "metrics.json").exists()

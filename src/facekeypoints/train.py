@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,49 @@ def lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> floa
         floor = cfg.lr / 1e4 if cfg.schedule == "onecycle" else 0.0
         return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * t))
     return cfg.lr
+
+
+class _AllPoints(torch.nn.Module):
+    """Calls ``forward_all`` (every predicted point), so DDP sees it as the forward pass."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_all(x)
+
+
+def _init_distributed(cfg: TrainConfig) -> tuple[int, int]:
+    """Join the process group torchrun set up; ``(rank, world_size)``, ``(0, 1)`` when alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as tdist
+
+    if not tdist.is_initialized():
+        use_nccl = torch.cuda.is_available() and cfg.device != "cpu"
+        tdist.init_process_group("nccl" if use_nccl else "gloo")
+    return tdist.get_rank(), tdist.get_world_size()
+
+
+def _broadcast(value: Any, world: int) -> Any:
+    """Rank 0's ``value`` on every rank."""
+    if world <= 1:
+        return value
+    import torch.distributed as tdist
+
+    box = [value]
+    tdist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _finish_distributed(world: int) -> None:
+    if world > 1:
+        import torch.distributed as tdist
+
+        tdist.barrier()
+        tdist.destroy_process_group()
 
 
 def _with_points68(ds, targets: np.ndarray) -> np.ndarray:
@@ -145,11 +189,20 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         raise ValueError("train() needs a config or resume=RUN_DIR")
     if not cfg.data:
         raise ValueError("no training data: pass data=PATH (a Kaggle-layout folder, training.csv or zip)")
-    run_dir = Path(run_dir) if run_dir is not None else next_run_dir(runs_root, name or "run")
+    # Under torchrun (WORLD_SIZE > 1): DistributedDataParallel, each rank a share of every batch;
+    # rank 0 alone validates and writes files.
+    rank, world = _init_distributed(cfg)
+    main_rank = rank == 0
+    if run_dir is None:
+        run_dir = next_run_dir(runs_root, name or "run") if main_rank else None
+        run_dir = _broadcast(run_dir, world)
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
 
@@ -172,7 +225,7 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         y_train = torch.cat([y_train, torch.from_numpy(more_targets)])
     flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
     x_val, y_val = images[split["val"]], ds.keypoints[split["val"]]
-    if not resume:
+    if not resume and main_rank:
         atomic_write_json(run_dir / "config.json", config_dict(cfg))
         atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
                                                    "data_hash": ds.data_hash,
@@ -184,7 +237,7 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model)
     gen = torch.Generator().manual_seed(cfg.seed)  # batch order
-    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1) if cfg.augment else None
+    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + rank) if cfg.augment else None
     aug_cfg = AugmentConfig()
     # EMA of the weights (and BN statistics); it is what gets validated and saved.
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
@@ -195,6 +248,12 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         tensors, info = load_state(state_path)
         _unpack_state(tensors, info, model, opt, gen, ema, aug_gen)
         history, start_epoch = info["history"], info["epoch"]
+    # What the loop calls: all points (15, or 15 + 68), through DDP when distributed.
+    net: torch.nn.Module = _AllPoints(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
@@ -210,47 +269,58 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
             step = epoch * steps_per_epoch + b
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, step, total_steps, steps_per_epoch)
-            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]  # this rank's share
+            if world > 1 and len(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]) < world:
+                continue  # a last batch too small to give every rank a face
             x = x_train[idx].to(device, non_blocking=True).unsqueeze(1).float()  # (B, 1, 96, 96)
             x = x.contiguous(memory_format=fmt)
             y = y_train[idx].to(device, non_blocking=True)  # (B, 15, 2)
             if cfg.augment:
                 x, y = augment_batch(x, y, aug_cfg, aug_gen, flip_idx)
+            pred = net(x)  # (B, 15, 2), or (B, 15 + 68, 2) with aux68
+            loss = masked_loss(pred[:, :NUM_KEYPOINTS], y[:, :NUM_KEYPOINTS], cfg.loss)
             if aux:
-                pred = model.forward_all(x)  # (B, 15 + 68, 2)
-                loss = masked_loss(pred[:, :NUM_KEYPOINTS], y[:, :NUM_KEYPOINTS], cfg.loss) + \
-                    cfg.aux68 * masked_loss(pred[:, NUM_KEYPOINTS:], y[:, NUM_KEYPOINTS:], cfg.loss)
-            else:
-                loss = masked_loss(model(x), y, cfg.loss)
+                loss = loss + cfg.aux68 * masked_loss(pred[:, NUM_KEYPOINTS:], y[:, NUM_KEYPOINTS:], cfg.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if ema is not None:
                 ema.update_parameters(model)
             loss_sum += loss.detach()
-        # ---- validate, log, save the resume point
-        final = ema.module if ema is not None else model
-        val_pred = predict_crops(final, x_val, cfg.eval_batch_size, flip_tta=cfg.tta_flip)
-        history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
-                        "val_rmse": rmse(val_pred, y_val), "lr": opt.param_groups[0]["lr"],
-                        "time_s": time.perf_counter() - t0})
-        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3g}", val_rmse=f"{history[-1]['val_rmse']:.3f}")
-        tensors, info = _pack_state(model, opt, gen, ema, aug_gen)
-        save_state(state_path, tensors, {**info, "epoch": epoch + 1, "history": history})
-        atomic_write_json(run_dir / "history.json", history)
+        # ---- validate, log, save the resume point (rank 0)
+        if world > 1:
+            import torch.distributed as tdist
+
+            tdist.all_reduce(loss_sum)
+            loss_sum /= world
+        if main_rank:
+            final = ema.module if ema is not None else model
+            val_pred = predict_crops(final, x_val, cfg.eval_batch_size, flip_tta=cfg.tta_flip)
+            history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
+                            "val_rmse": rmse(val_pred, y_val), "lr": opt.param_groups[0]["lr"],
+                            "time_s": time.perf_counter() - t0})
+            bar.set_postfix(loss=f"{history[-1]['train_loss']:.3g}", val_rmse=f"{history[-1]['val_rmse']:.3f}")
+            tensors, info = _pack_state(model, opt, gen, ema, aug_gen)
+            save_state(state_path, tensors, {**info, "epoch": epoch + 1, "history": history})
+            atomic_write_json(run_dir / "history.json", history)
         if stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs:
+            _finish_distributed(world)
             return run_dir
 
-    # ---- final weights, then the honest test evaluation
+    # ---- final weights, then the honest test evaluation (rank 0)
+    if not main_rank:
+        _finish_distributed(world)
+        return run_dir
     final = ema.module if ema is not None else model
     save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {"model_args": model_args,
         "config": config_dict(cfg), "data_hash": ds.data_hash,
         "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
         "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
-        "device_name": device_name(device),
+        "device_name": device_name(device), "world_size": world,
     })
     if evaluate_test:
         from .evaluate import evaluate
 
         evaluate(run_dir, cfg.data, cfg.split, out_dir=run_dir, dataset=ds)
+    _finish_distributed(world)
     return run_dir
