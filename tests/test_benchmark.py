@@ -21,3 +21,12 @@ def test_benchmark_infer_json_contract(capsys):
         assert {"latency_ms_p50", "latency_ms_p99", "throughput_faces_per_s"} <= set(b)
         assert 0 < b["latency_ms_p50"] <= b["latency_ms_p99"]
     assert "pipeline_ms_per_image" in out
+
+
+def test_benchmark_train_json_contract(kaggle_dir, capsys):
+    assert main(["benchmark", "train", "--data", str(kaggle_dir), "--recipe", "tiny", "--epochs", "1",
+                 "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"device", "baseline_s", "fast_s", "ratio"} <= set(out)
+    assert out["ratio"] == out["baseline_s"] / out["fast_s"]
+    assert np.isfinite(out["baseline_test_rmse"]) and np.isfinite(out["fast_test_rmse"])

@@ -120,10 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
 
     b = sub.add_parser("benchmark", help="speed measurements, printed as JSON")
-    b.add_argument("what", choices=("data", "infer"), help="data: Kaggle CSV parsing; infer: CPU inference speed")
+    b.add_argument("what", choices=("data", "infer", "train"),
+                   help="data: Kaggle CSV parsing; infer: CPU inference speed; train: plain loop vs our train()")
     b.add_argument("--model", default="mobile_s", help="infer: checkpoint or registry name (default: mobile_s)")
     b.add_argument("--threads", type=int, default=0, help="infer: CPU threads (default: all cores)")
     b.add_argument("--batch", type=int, default=256, help="infer: batch size for throughput (default: 256)")
+    b.add_argument("--data", default=_data_default(), help="train: Kaggle-layout data (default: $FACEKEYPOINTS_DATA)")
+    b.add_argument("--recipe", default="paper", help="train: recipe to time (default: paper)")
+    b.add_argument("--epochs", type=int, help="train: override the recipe's epochs (e.g. a short CPU run)")
+    b.add_argument("--device", default="auto", help="train: auto | cpu | cuda")
     b.add_argument("--json", action="store_true", help="print JSON only (the default output is JSON too)")
 
     rp = sub.add_parser("report", help="one self-contained HTML page about a training run")
@@ -229,9 +234,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {export_onnx(args.model, out, args.opset)}")
         return 0
     if args.mode == "benchmark":
-        from .benchmark import benchmark_data, benchmark_infer
+        from .benchmark import benchmark_data, benchmark_infer, benchmark_train
 
-        result = benchmark_data() if args.what == "data" else benchmark_infer(args.model, args.threads, args.batch)
+        if args.what == "data":
+            result = benchmark_data()
+        elif args.what == "infer":
+            result = benchmark_infer(args.model, args.threads, args.batch)
+        else:
+            result = benchmark_train(_need(args.data, "data"), args.recipe, args.epochs, args.device)
         print(json.dumps(result))
         return 0
     if args.mode == "report":
