@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--output", default="faces.png", help="PNG to write (default: faces.png)")
     v.add_argument("-n", type=int, default=16, help="how many faces (default: 16)")
     v.add_argument("--seed", type=int, default=0, help="which faces (random, seeded)")
+    k = dsub.add_parser("pack", help="one compressed .npz of a data set (to carry it to a GPU machine)")
+    k.add_argument("path", help="folder, training.csv or zip")
+    k.add_argument("output", help="the .npz to write; --data accepts it anywhere")
     i = dsub.add_parser("info", help="counts and label coverage of a Kaggle-layout data set")
     i.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -168,6 +171,13 @@ def run(args: argparse.Namespace) -> int:
         pick = np.sort(np.random.default_rng(args.seed).choice(len(ds), min(args.n, len(ds)), replace=False))
         titles = [str(ds.identities[i])[:16] if ds.identities is not None else f"row {i + 1}" for i in pick]
         print(f"wrote {face_grid(args.output, ds.images[pick], ds.keypoints[pick], titles=titles)}")
+        return 0
+    if args.mode == "data" and args.action == "pack":
+        from .data import load_training
+        from .data.kaggle import save_packed
+
+        out = save_packed(load_training(args.path), args.output)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
         return 0
     if args.mode == "data" and args.action == "info":
         from .data import load_training

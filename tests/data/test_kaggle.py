@@ -131,3 +131,19 @@ def test_real_lookup_table_uses_our_column_order():
     assert set(table["FeatureName"]) == set(COLUMNS)
     first = table[table["ImageId"] == 1]["FeatureName"].tolist()
     assert first == list(COLUMNS)
+
+
+def test_pack_round_trip_keeps_everything(kaggle_dir, tmp_path):
+    from facekeypoints.data.kaggle import save_packed
+
+    ds = load_training(kaggle_dir)
+    ds.identities = np.array([f"p{i % 5}" for i in range(len(ds))])
+    ds.extra["points68"] = np.random.default_rng(0).uniform(0, 95, (len(ds), 68, 2)).astype(np.float32)
+    back = load_training(save_packed(ds, tmp_path / "d.npz"))
+    assert np.array_equal(back.images, ds.images)
+    assert np.array_equal(back.keypoints, ds.keypoints, equal_nan=True)
+    assert back.data_hash == ds.data_hash and list(back.identities) == list(ds.identities)
+    assert np.array_equal(back.extra["points68"], ds.extra["points68"])
+    (tmp_path / "bad.npz").write_bytes(b"nope")
+    with pytest.raises(DataError, match="bad.npz"):
+        load_training(tmp_path / "bad.npz")

@@ -249,8 +249,13 @@ def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 # --------------------------------------------------------------------------- public loaders
 def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
-    """Load a Kaggle-layout training set (plus ``meta.csv`` identities when present)."""
+    """Load a Kaggle-layout training set (plus ``meta.csv`` identities when present).
+
+    A ``.npz`` written by :func:`save_packed` (``facekeypoints data pack``) loads directly.
+    """
     path = Path(path)
+    if path.suffix == ".npz":
+        return load_packed(path)
 
     def parse(raw: bytes, name: str) -> dict[str, np.ndarray]:
         images, keypoints = parse_training_csv(raw, name)
@@ -298,3 +303,32 @@ def write_training_csv(path: str | Path, images: np.ndarray, keypoints: np.ndarr
     df = pd.DataFrame({c: flat[:, j] for j, c in enumerate(COLUMNS)})
     df["Image"] = format_pixels(images)
     return atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.4f", na_rep=""))
+
+
+def save_packed(ds: KeypointDataset, path: str | Path) -> Path:
+    """One compressed ``.npz`` with everything ``load_training`` gives (no pickles), e.g. to carry
+    a data set to another machine; the original content hash travels with it."""
+    arrays = {"images": ds.images, "keypoints": ds.keypoints, "data_hash": np.array(ds.data_hash),
+              "source": np.array(ds.source)}
+    if ds.identities is not None:
+        arrays["identities"] = ds.identities.astype(str)
+    arrays.update({f"extra_{k}": v for k, v in ds.extra.items()})
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    return atomic_write(Path(path), write)
+
+
+def load_packed(path: Path) -> KeypointDataset:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable packed data set ({e})") from None
+    missing = [k for k in ("images", "keypoints", "data_hash") if k not in a]
+    if missing:
+        raise DataError(f"{path}: packed data set lacks {missing}")
+    return KeypointDataset(a["images"], a["keypoints"], a.get("identities"), str(a.get("source", path)),
+                           str(a["data_hash"]), {k[6:]: v for k, v in a.items() if k.startswith("extra_")})
