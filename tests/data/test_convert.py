@@ -143,3 +143,13 @@ def test_crop_face_maps_points_exactly_even_when_downscaling():
         ys, xs = np.nonzero(crop > 60)
         w = crop[ys, xs].astype(float)
         assert abs((xs * w).sum() / w.sum() - 48) < 0.6 and abs((ys * w).sum() / w.sum() - 48) < 0.6
+
+
+def test_unreadable_image_is_skipped_with_its_reason(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_source(src, n_people=1, per_person=2, bad_row=False, as_tar=False)
+    (src / "training" / "Person_A_00.png").write_bytes(b"\x89PNG broken")
+    summary = convert_68(src, tmp_path / "out", progress=False)
+    assert summary["faces"] == 1
+    assert [s["reason"] for s in summary["skipped"]] == ["training/Person_A_00.png: not a readable image"]

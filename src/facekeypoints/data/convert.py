@@ -33,7 +33,7 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True) -> d
     images, kps, pts68, rows = [], [], [], []
     for face in tqdm(iter_faces(src, bad), desc="convert", unit="face", disable=not progress):
         try:
-            gray = to_gray(decode_image(face.read(), face.name))
+            gray = to_gray(decode_image(face.read(), face.file or face.name))
             kp15 = map_68_to_15(face.points)
             scale, shift = template_framing(kp15)
         except (DataError, ValueError) as e:

@@ -33,10 +33,11 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 class Face68:
     """One annotated face: where its image is, who it is, and its 68 points ``(68, 2)``."""
 
-    name: str  # unique within the source, e.g. "training/Luis_Fonsi_21.jpg"
+    name: str  # unique within the source, e.g. "training/Luis_Fonsi_21.jpg" (as the annotations name it)
     identity: str  # person / photo id used to keep splits apart
     points: np.ndarray
     read: Callable[[], bytes]
+    file: str = ""  # the image file actually read (folder or tar member), for error messages
 
 
 def identity_of(name: str) -> str:
@@ -149,7 +150,8 @@ def iter_faces(src: str | Path, bad: list[tuple[str, str]] | None = None) -> Ite
             if path is None:
                 bad.append((item, f"no image named {stem}.* in {img_folder or root}"))
                 continue
-            yield Face68(f"{img_folder}/{image_name}".lstrip("./"), identity_of(image_name), pts, files.readers[path])
+            yield Face68(f"{img_folder}/{image_name}".lstrip("./"), identity_of(image_name), pts, files.readers[path],
+                         path)
     if found_table:
         return
     for rel in sorted(r for r in files.readers if r.lower().endswith(".pts")):
@@ -163,7 +165,7 @@ def iter_faces(src: str | Path, bad: list[tuple[str, str]] | None = None) -> Ite
         except DataError as e:
             bad.append((rel, str(e)))
             continue
-        yield Face68(path, identity_of(path), pts, files.readers[path])
+        yield Face68(path, identity_of(path), pts, files.readers[path], path)
 
 
 def decode_image(raw: bytes, name: str) -> np.ndarray:
