@@ -79,3 +79,14 @@ def test_report_is_self_contained_html(kaggle_dir, tmp_path):
     assert page.count("data:image/png;base64,") == 5 and "RMSE" in page and "paper_tiny" in page
     assert "src=\"http" not in page and "<link" not in page  # nothing fetched from elsewhere
     assert main(["report", str(tmp_path)]) == 2  # not a run folder: a clear error
+
+
+def test_evaluate_an_ensemble_of_two_checkpoints(kaggle_dir, tmp_path, capsys):
+    for seed in (0, 1):
+        assert main(["train", "--recipe", "tiny", "--data", str(kaggle_dir), "--project", str(tmp_path),
+                     "--name", f"s{seed}", "--quiet", "epochs=1", "batch_size=8", f"seed={seed}"]) == 0
+    capsys.readouterr()
+    runs = [str(tmp_path / "s0"), str(tmp_path / "s1")]
+    assert main(["evaluate", "--model", runs[0], "--model", runs[1], "--data", str(kaggle_dir), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["model"] == "paper_tiny+paper_tiny" and len(m["checkpoint"]) == 2 and np.isfinite(m["rmse"])

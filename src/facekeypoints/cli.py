@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("evaluate", help="metrics of a checkpoint on a split's test part")
-    e.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    e.add_argument("--model", required=True, action="append",
+                   help="checkpoint: run folder, model.json or model.safetensors; repeat for an ensemble")
     e.add_argument("--data", default=_data_default(), help="Kaggle-layout folder, training.csv or zip")
     e.add_argument("--split", default="paper", help="split protocol (default: paper)")
     e.add_argument("--part", default="test", choices=("train", "val", "test"), help="which part (default: test)")

@@ -17,27 +17,35 @@ from .metrics import forward_fill, nme_per_face, rmse, summary
 from .plots import face_grid, learning_curves, per_keypoint_bars
 
 
-def evaluate(model_path: str | Path, data: str | Path, split: str = "paper", part: str = "test",
+def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split: str = "paper", part: str = "test",
              out_dir: str | Path | None = None, device: str = "auto", plots: bool = True,
              dataset: KeypointDataset | None = None) -> dict[str, Any]:
     """Metrics of a checkpoint on one part (``test`` by default) of a split of ``data``.
 
     The split seed comes from the checkpoint's training config, so the test faces are the
-    ones that training never saw. Writes ``metrics.json`` (and pictures) to ``out_dir``.
+    ones that training never saw. Several checkpoints (same split seed) are evaluated as an
+    ensemble: their predictions are averaged. Writes ``metrics.json`` (and pictures) to ``out_dir``.
     """
-    model, meta = load_checkpoint(model_path, pick_device(device))
+    paths = model_path if isinstance(model_path, list) else [model_path]
+    models = [load_checkpoint(p, pick_device(device)) for p in paths]
     ds = dataset if dataset is not None else load_training(data)
-    if meta.get("data_hash") and meta["data_hash"] != ds.data_hash:
-        print(f"note: {data} is not the data this model was trained on (hash differs)", file=sys.stderr)
-    seed = meta.get("config", {}).get("split_seed", 0)
+    if any(m.get("data_hash") and m["data_hash"] != ds.data_hash for _, m in models):
+        print(f"note: {data} is not the data a model was trained on (hash differs)", file=sys.stderr)
+    seeds = {m.get("config", {}).get("split_seed", 0) for _, m in models}
+    if len(seeds) > 1:
+        raise ValueError(f"the checkpoints were trained on different splits (split_seed {sorted(seeds)})")
+    seed = seeds.pop()
     idx = make_split(len(ds), split, seed, ds.identities)[part]
     true = ds.keypoints[idx]
-    pred = predict_crops(model, ds.images[idx], flip_tta=meta.get("config", {}).get("tta_flip", False))
+    pred = np.mean([predict_crops(net, ds.images[idx], flip_tta=m.get("config", {}).get("tta_flip", False))
+                    for net, m in models], axis=0)
     result = {
         **summary(pred, true),
         "rmse_ffill": rmse(pred, forward_fill(ds.keypoints)[idx]),  # only to compare with the report's 2.1
         "split": split, "split_seed": seed, "part": part,
-        "model": meta["model"], "checkpoint": str(resolve_checkpoint(model_path)),
+        "model": "+".join(m["model"] for _, m in models),
+        "checkpoint": (str(resolve_checkpoint(paths[0])) if len(paths) == 1
+                       else [str(resolve_checkpoint(p)) for p in paths]),
         "data": str(data), "data_hash": ds.data_hash,
     }
     if out_dir is not None:
@@ -46,7 +54,7 @@ def evaluate(model_path: str | Path, data: str | Path, split: str = "paper", par
         nme = nme_per_face(pred, true)  # per face, for cumulative error curves (`facekeypoints report`)
         atomic_write_json(out / f"nme_per_face_{part}.json", [None if not np.isfinite(v) else float(v) for v in nme])
         if plots:
-            _pictures(out, ds.images[idx], true, pred, result, resolve_checkpoint(model_path).parent)
+            _pictures(out, ds.images[idx], true, pred, result, resolve_checkpoint(paths[0]).parent)
     return result
 
 
