@@ -20,7 +20,7 @@ def test_benchmark_infer_json_contract(capsys):
         b = out["backends"][backend]
         assert {"latency_ms_p50", "latency_ms_p99", "throughput_faces_per_s"} <= set(b)
         assert 0 < b["latency_ms_p50"] <= b["latency_ms_p99"]
-    assert "pipeline_ms_per_image" in out
+    assert "pipeline_ms_per_image" in out and out["pipeline_ms_per_image"] is None
 
 
 def test_benchmark_train_json_contract(kaggle_dir, capsys):
@@ -30,3 +30,12 @@ def test_benchmark_train_json_contract(kaggle_dir, capsys):
     assert {"device", "baseline_s", "fast_s", "ratio"} <= set(out)
     assert out["ratio"] == out["baseline_s"] / out["fast_s"]
     assert np.isfinite(out["baseline_test_rmse"]) and np.isfinite(out["fast_test_rmse"])
+
+
+def test_benchmark_infer_times_the_pipeline_on_a_folder(tmp_path, capsys):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((120, 160), 128, np.uint8))
+    assert main(["benchmark", "infer", "--model", "paper_tiny", "--threads", "1", "--batch", "4",
+                 "--images", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["pipeline_ms_per_image"] > 0

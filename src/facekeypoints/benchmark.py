@@ -67,10 +67,13 @@ def _timings(fn, batch: np.ndarray, min_s: float, min_n: int) -> np.ndarray:
     return np.array(times)
 
 
-def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: float = 2.0) -> dict[str, Any]:
+def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: float = 2.0,
+                    images: str | None = None) -> dict[str, Any]:
     """Single-face latency (p50/p99) and batched throughput, torch and onnxruntime, on the CPU.
 
     ``model`` is a checkpoint, or a registry name (random weights: speed does not depend on them).
+    ``images`` (a folder of photos) adds the whole ``predict`` pipeline's time per image
+    (decode, detection, crops, model with flip, mapping back), onnx backend.
     """
     from .checkpoint import load_checkpoint, save_checkpoint
     from .export import OnnxRunner, export_onnx
@@ -101,9 +104,27 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
             out[name] = {"latency_ms_p50": float(np.percentile(lat, 50)),
                          "latency_ms_p99": float(np.percentile(lat, 99)),
                          "throughput_faces_per_s": float(batch / np.median(thr)), "batch": batch}
+        pipeline_ms = _pipeline_ms(ckpt, images) if images else None
     return {"mode": "infer", "model": meta["model"], "weights": weights, "flip_tta": tta, "threads": threads,
-            "backends": out, "pipeline_ms_per_image": None,  # needs `predict` (face detection), not built yet
+            "backends": out, "pipeline_ms_per_image": pipeline_ms,  # null unless --images is given
             "device": device_name("cpu"), "torch": torch.__version__}
+
+
+def _pipeline_ms(ckpt: Path, folder: str) -> float:
+    """Median ms per image of ``KeypointDetector`` (onnx backend) over the photos in ``folder``."""
+    from .predict import KeypointDetector, expand_inputs
+
+    det = KeypointDetector.from_pretrained(ckpt, backend="onnx")
+    paths = list(expand_inputs([folder]))[:200]
+    if not paths:
+        raise ValueError(f"{folder}: no images to time the pipeline on")
+    det(paths[0])  # warm-up
+    times = []
+    for p in paths:
+        t0 = time.perf_counter()
+        det(p)
+        times.append(time.perf_counter() - t0)
+    return float(1000 * np.median(times))
 
 
 def _plain_loop(cfg, x: np.ndarray, y: np.ndarray, device: torch.device) -> torch.nn.Module:

@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default="mobile_s", help="infer: checkpoint or registry name (default: mobile_s)")
     b.add_argument("--threads", type=int, default=0, help="infer: CPU threads (default: all cores)")
     b.add_argument("--batch", type=int, default=256, help="infer: batch size for throughput (default: 256)")
+    b.add_argument("--images", help="infer: a folder of photos to time the whole predict pipeline on")
     b.add_argument("--data", default=_data_default(), help="train: Kaggle-layout data (default: $FACEKEYPOINTS_DATA)")
     b.add_argument("--recipe", default="paper", help="train: recipe to time (default: paper)")
     b.add_argument("--epochs", type=int, help="train: override the recipe's epochs (e.g. a short CPU run)")
@@ -250,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         if args.what == "data":
             result = benchmark_data()
         elif args.what == "infer":
-            result = benchmark_infer(args.model, args.threads, args.batch)
+            result = benchmark_infer(args.model, args.threads, args.batch, images=args.images)
         else:
             result = benchmark_train(_need(args.data, "data"), args.recipe, args.epochs, args.device)
         print(json.dumps(result))
