@@ -21,6 +21,7 @@ modes:
   predict   keypoints for every face in photos (files, folders, globs) as JSONL or CSV
   export    a checkpoint to ONNX, for onnxruntime
   benchmark speed: `benchmark data` (CSV parsing), `benchmark infer` (CPU latency, throughput)
+  serve     an HTTP API and a web page for trying it on photos
   report    a self-contained HTML report of a training run
   models    list registered models and recipes
 
@@ -135,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--epochs", type=int, help="train: override the recipe's epochs (e.g. a short CPU run)")
     b.add_argument("--device", default="auto", help="train: auto | cpu | cuda")
     b.add_argument("--json", action="store_true", help="print JSON only (the default output is JSON too)")
+
+    sv = sub.add_parser("serve", help="HTTP API + web page (POST /v1/keypoints, GET /healthz, /docs, /)")
+    sv.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
 
     rp = sub.add_parser("report", help="one self-contained HTML page about a training run")
     rp.add_argument("run_dir", help="a run folder (runs/train/NAME)")
@@ -255,6 +261,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             result = benchmark_train(_need(args.data, "data"), args.recipe, args.epochs, args.device)
         print(json.dumps(result))
+        return 0
+    if args.mode == "serve":
+        from .serve import serve
+
+        serve(args.model, args.host, args.port)
         return 0
     if args.mode == "report":
         from .report import write_report

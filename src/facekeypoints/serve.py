@@ -1,0 +1,116 @@
+"""``facekeypoints serve``: a small HTTP API and web page (FastAPI + uvicorn).
+
+- ``POST /v1/keypoints`` takes one image (multipart field ``file``) and answers with the same
+  JSON as one line of ``predict --format jsonl``; ``?min_score=`` drops weak faces.
+- ``GET /healthz`` says the server is up and which model it runs; OpenAPI docs at ``/docs``.
+- ``GET /`` is a page to pick or drop a photo and see the boxes and points drawn over it.
+
+Bad requests get clear 4xx answers (empty body 400, too large 413, not an image 415) and
+never take the server down. Uploads are read in memory, never written to disk. The server
+binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi.responses import HTMLResponse
+
+from . import __version__
+from .data.kaggle import DataError
+from .detect import read_image
+from .predict import KeypointDetector
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """The application, with the model loaded once."""
+    det = KeypointDetector.from_pretrained(model)
+    app = FastAPI(title="facekeypoints", version=__version__,
+                  description="The 15 Kaggle facial keypoints for every face in an image.")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "model": det.meta["model"], "version": __version__}
+
+    @app.post("/v1/keypoints")
+    def keypoints(file: UploadFile = File(..., description="an image: JPEG, PNG, WebP, BMP, TIFF"),  # noqa: B008
+                  min_score: float = Query(0.0, ge=0.0, le=1.0, description="drop faces scoring below this")
+                  ) -> dict[str, Any]:
+        raw = file.file.read(max_upload_bytes + 1)  # synchronous handler: runs in the thread pool
+        name = file.filename or "upload"
+        if not raw:
+            raise HTTPException(400, f"{name}: empty upload")
+        if len(raw) > max_upload_bytes:
+            raise HTTPException(413, f"{name}: upload larger than {max_upload_bytes} bytes")
+        try:
+            gray = read_image(raw, name)
+        except DataError as e:
+            raise HTTPException(413 if "too large" in str(e) else 415, str(e)) from None
+        faces = [f for f in det.detect_gray(gray) if f["score"] >= min_score]
+        return {"path": name, "width": int(gray.shape[1]), "height": int(gray.shape[0]), "faces": faces,
+                "error": None}
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return PAGE
+
+    return app
+
+
+def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(model), host=host, port=port, log_level="info")
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>facekeypoints</title>
+<style>body{font-family:sans-serif;max-width:900px;margin:2em auto;padding:0 1em}
+#drop{border:2px dashed #999;padding:1.5em;text-align:center}#view{position:relative;display:inline-block}
+svg{position:absolute;left:0;top:0}pre{background:#f4f4f4;padding:1em;max-height:20em;overflow:auto}</style></head>
+<body><h1>facekeypoints</h1>
+<div id="drop">Drop a photo here or <input type="file" id="file" accept="image/*"></div>
+<p id="status"></p><div id="view"><img id="img"><svg id="overlay"></svg></div><pre id="json"></pre>
+<script>
+const $ = (id) => document.getElementById(id);
+async function send(file) {
+  $("status").textContent = "working...";
+  $("img").src = URL.createObjectURL(file);
+  const form = new FormData(); form.append("file", file);
+  const res = await fetch("/v1/keypoints", {method: "POST", body: form});
+  const body = await res.json();
+  $("json").textContent = JSON.stringify(body, null, 2);
+  if (!res.ok) { $("status").textContent = "error: " + body.detail; return; }
+  await $("img").decode();
+  draw(body);
+  $("status").textContent = body.faces.length + " face(s)";
+}
+function draw(body) {
+  const img = $("img"), svg = $("overlay"), s = img.width / body.width;
+  svg.setAttribute("width", img.width); svg.setAttribute("height", img.height); svg.innerHTML = "";
+  const ns = "http://www.w3.org/2000/svg";
+  for (const f of body.faces) {
+    const r = document.createElementNS(ns, "rect"); const [x1, y1, x2, y2] = f.box.map(v => v * s);
+    Object.entries({x: x1, y: y1, width: x2 - x1, height: y2 - y1, fill: "none", stroke: "orange",
+                    "stroke-width": 2, class: "box"}).forEach(([k, v]) => r.setAttribute(k, v));
+    svg.appendChild(r);
+    for (const [name, k] of Object.entries(f.keypoints)) {
+      const c = document.createElementNS(ns, "circle");
+      Object.entries({cx: k.x * s, cy: k.y * s, r: 3, fill: "red", class: "kp"})
+        .forEach(([a, v]) => c.setAttribute(a, v));
+      const t = document.createElementNS(ns, "title"); t.textContent = name + " (" + k.confidence.toFixed(2) + ")";
+      c.appendChild(t); svg.appendChild(c);
+    }
+  }
+}
+$("file").addEventListener("change", (e) => e.target.files[0] && send(e.target.files[0]));
+$("drop").addEventListener("dragover", (e) => e.preventDefault());
+$("drop").addEventListener("drop", (e) => {
+  e.preventDefault(); e.dataTransfer.files[0] && send(e.dataTransfer.files[0]);
+});
+</script></body></html>
+"""
