@@ -14,13 +14,13 @@ facekeypoints: the 15 Kaggle facial keypoints, trained and measured honestly.
 usage: facekeypoints MODE [ARGS]     (facekeypoints MODE --help for each mode)
 
 modes:
-  data      convert a 68-point face set to the Kaggle layout, or inspect a data set
+  data      convert a 68-point face set to the Kaggle layout; show, inspect or pack a data set
   train     train a model from a named recipe, with key=value overrides
   evaluate  test metrics of a checkpoint (RMSE, NME, failure rate), table/JSON + pictures
   submit    Kaggle submission CSV from a checkpoint and Kaggle's test.csv + IdLookupTable.csv
-  predict   keypoints for every face in photos (files, folders, globs) as JSONL or CSV
+  predict   keypoints for every face in photos and videos (files, folders, globs) as JSONL or CSV
   export    a checkpoint to ONNX, for onnxruntime
-  benchmark speed: `benchmark data` (CSV parsing), `benchmark infer` (CPU latency, throughput)
+  benchmark speed as JSON: `benchmark data` (CSV parsing), `infer` (CPU latency), `train` (loops)
   serve     an HTTP API and a web page for trying it on photos
   report    a self-contained HTML report of a training run
   models    list registered models and recipes
@@ -31,6 +31,8 @@ examples:
   3. facekeypoints train --recipe paper --data data/yt15 epochs=5 batch_size=64 seed=1
   4. facekeypoints train --resume runs/train/paper
   5. facekeypoints evaluate --model runs/train/paper --data data/yt15 --split paper --json
+  6. facekeypoints predict photos/ --model runs/train/paper --save-images out/
+  7. torchrun --nproc_per_node 2 -m facekeypoints train --recipe resreg --data data/yt15
 
 Data paths default to $FACEKEYPOINTS_DATA. Kaggle's own files work as downloaded:
   kaggle competitions download -c facial-keypoints-detection -p kaggle/
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True)
     sub = p.add_subparsers(dest="mode", metavar="MODE")
 
-    d = sub.add_parser("data", help="convert or inspect data sets")
+    d = sub.add_parser("data", help="convert, show, inspect or pack data sets")
     dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = dsub.add_parser("convert", help="68-point face set -> Kaggle layout (training.csv + meta.csv)",
                         description="Frame, crop (96x96 gray) and map 68 iBUG points to the 15 Kaggle keypoints. "
