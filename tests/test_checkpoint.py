@@ -43,3 +43,18 @@ def test_missing_and_foreign_checkpoints(tmp_path):
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_checkpoint(tmp_path)
+
+
+def test_bundled_names_resolve_or_say_clearly_they_are_missing(tmp_path, monkeypatch):
+    import facekeypoints.checkpoint as ck
+
+    monkeypatch.setattr(ck, "bundled_path", lambda name: tmp_path / f"{name}.json")
+    with pytest.raises(CheckpointError, match="no bundled model 'default'"):
+        load_checkpoint("default")
+    torch.manual_seed(0)
+    m = create_model("paper_tiny").eval()
+    save_checkpoint(tmp_path / "default.safetensors", m, "paper_tiny", {}, dtype=torch.float16)
+    m2, _ = load_checkpoint("default")
+    x = torch.rand(2, 1, 96, 96) * 255
+    with torch.no_grad():
+        assert torch.allclose(m(x), m2(x), atol=0.05)  # fp16 weights, fp32 compute

@@ -60,8 +60,21 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, model_name: str, i
     return atomic_write_json(path.with_suffix(".json"), meta)
 
 
+BUNDLED = ("default", "fast")  # models shipped inside the package, loaded by name, offline
+
+
+def bundled_path(name: str) -> Path:
+    """Where the package keeps bundled model ``name`` (``assets/NAME.json`` + ``.safetensors``)."""
+    return Path(__file__).parent / "assets" / f"{name}.json"
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
-    """Accept a run folder, ``X.safetensors`` or ``X.json``; return the JSON path."""
+    """Accept a bundled name, a run folder, ``X.safetensors`` or ``X.json``; return the JSON path."""
+    if str(path) in BUNDLED and not Path(path).exists():
+        p = bundled_path(str(path))
+        if not p.exists():
+            raise CheckpointError(f"no bundled model {str(path)!r} in this version yet; pass a checkpoint path")
+        return p
     p = Path(path)
     if p.is_dir():
         p = p / "model.json"
