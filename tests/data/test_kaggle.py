@@ -147,3 +147,15 @@ def test_pack_round_trip_keeps_everything(kaggle_dir, tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"nope")
     with pytest.raises(DataError, match="bad.npz"):
         load_training(tmp_path / "bad.npz")
+
+
+def test_absurd_coordinate_is_an_error(tmp_path):
+    def mutate(t):
+        lines = t.split("\r\n")
+        f = lines[2].split(",")
+        f[7] = "1e308"
+        lines[2] = ",".join(f)
+        return "\r\n".join(lines)
+
+    msg = _bad(tmp_path, mutate)
+    assert "row 2" in msg and COLUMNS[7] in msg and "no pixel coordinate" in msg

@@ -27,6 +27,7 @@ from ..keypoints import COLUMNS, NUM_KEYPOINTS
 IMAGE_SIZE = 96
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 CACHE_VERSION = 1
+MAX_COORD = 1e4  # a label further than this from a 96x96 image is a broken value, not a point
 
 
 class DataError(ValueError):
@@ -145,6 +146,8 @@ def parse_pixels(images: pd.Series, name: str, first_line: int = 2) -> np.ndarra
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: empty file (no header)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise DataError(f"{name}: malformed CSV ({e})") from None
 
@@ -167,6 +170,11 @@ def parse_training_csv(raw: bytes, name: str = "training.csv") -> tuple[np.ndarr
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{name}: row {i + 1} (line {i + 2}), field {col!r}: not a number: {text.iloc[i][:30]!r}")
+        huge = num.abs() > MAX_COORD
+        if huge.any():
+            i = int(np.flatnonzero(huge.to_numpy())[0])
+            raise DataError(f"{name}: row {i + 1} (line {i + 2}), field {col!r}: {text.iloc[i][:30]} is no pixel "
+                            f"coordinate of a 96x96 image (|value| > {MAX_COORD:g})")
         coords[:, j] = num.to_numpy(dtype=np.float32, na_value=np.nan)
     images = parse_pixels(df["Image"], name)
     return images, coords.reshape(-1, NUM_KEYPOINTS, 2)
