@@ -95,15 +95,21 @@ def test_pixel_out_of_range(tmp_path):
     assert "row 2" in _bad(tmp_path, _last_pixel(2, " 300"))
 
 
-def test_non_numeric_coordinate_names_field(tmp_path):
+def _field(row: int, col: int, new: str):
+    """Mutation: replace field ``col`` of data row ``row`` by ``new``."""
+
     def mutate(t):
         lines = t.split("\r\n")
-        f = lines[1].split(",")
-        f[4] = "12.x"
-        lines[1] = ",".join(f)
+        f = lines[row].split(",")
+        f[col] = new
+        lines[row] = ",".join(f)
         return "\r\n".join(lines)
 
-    msg = _bad(tmp_path, mutate)
+    return mutate
+
+
+def test_non_numeric_coordinate_names_field(tmp_path):
+    msg = _bad(tmp_path, _field(1, 4, "12.x"))
     assert "row 1" in msg and COLUMNS[4] in msg
 
 
@@ -150,12 +156,5 @@ def test_pack_round_trip_keeps_everything(kaggle_dir, tmp_path):
 
 
 def test_absurd_coordinate_is_an_error(tmp_path):
-    def mutate(t):
-        lines = t.split("\r\n")
-        f = lines[2].split(",")
-        f[7] = "1e308"
-        lines[2] = ",".join(f)
-        return "\r\n".join(lines)
-
-    msg = _bad(tmp_path, mutate)
+    msg = _bad(tmp_path, _field(2, 7, "1e308"))
     assert "row 2" in msg and COLUMNS[7] in msg and "no pixel coordinate" in msg
