@@ -71,9 +71,9 @@ def _check_size(raw: bytes, name: str) -> None:
 class Calibration:
     """Detector box -> crop framing: scale = k / box width; crop centre at (x1 + u w, y1 + v h)."""
 
-    k: float = 70.0
-    u: float = 0.5
-    v: float = 0.55
+    k: float
+    u: float
+    v: float
     crop_size: int = 96
 
     def framing(self, box: np.ndarray) -> tuple[float, np.ndarray]:
@@ -89,7 +89,8 @@ class Calibration:
         try:
             text = resources.files("facekeypoints").joinpath(f"assets/calibration_{name}.json").read_text()
         except FileNotFoundError:
-            return cls()
+            raise FileNotFoundError(f"no fitted calibration 'assets/calibration_{name}.json' in the package; "
+                                    "run benchmarks/fit_crop_calibration.py") from None
         d = json.loads(text)
         return cls(d["k"], d["u"], d["v"])
 
