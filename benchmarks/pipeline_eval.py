@@ -1,21 +1,33 @@
-"""Whole-pipeline accuracy on original frames vs. the same model on ideal crops.
+"""Whole-pipeline accuracy and speed on original photos, ours vs. MediaPipe face mesh, one run.
 
-    python benchmarks/pipeline_eval.py --model runs/train/paper-seed0 --src ../shared/data/youtube-faces-68 \\
-        --data data/yt15 [--json]
+    python benchmarks/pipeline_eval.py --model default --src ../shared/data/youtube-faces-68 \\
+        --data data/yt15 --peer-python /work/peers-venv/bin/python
 
-For every face of the YT15 `paper` split's test part, the original frame goes through
-`KeypointDetector` (Haar detection, calibrated framing, model, mapping back). The face
-counts as detected when a box overlaps its 68-point box (IoU >= 0.2); its NME is then
-computed in original-image pixels against the 15 keypoints mapped from its 68. The same
-model on the ideal crops made by `data convert` (framed from the true landmarks) gives the
-baseline, so the calibration's cost is the difference. Prints one JSON object.
+For every face of the YT15 `paper` split's test part (``--part all``: every face of the
+source, e.g. for detection rates on wild-68), the original image goes through
+``KeypointDetector`` (Haar detection, calibrated box framing, model, then ``refine``
+re-framing passes, mapping back). A face counts as detected when a box overlaps its
+68-point box with IoU >= 0.2; its NME is computed in original-image pixels against the 15
+keypoints mapped from its 68 (normalised by the outer-eye-corner distance). The same model
+on the ideal crops of ``data convert`` (framed from the true landmarks) shows what the
+framing costs.
+
+With ``--peer-python`` (a venv with ``pip install mediapipe==0.10.14``, the ``[peers]`` extra;
+it cannot share a venv with opencv-python-headless), the same images go through MediaPipe's
+face mesh (``benchmarks/mediapipe_worker.py``), its 468 points mapped to the 15 by the
+table below. Times are for detection + landmarks on an already decoded image. Prints one
+JSON object (and writes it to ``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,51 +35,128 @@ import pandas as pd
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
 from facekeypoints.detect import box_iou, read_image
-from facekeypoints.evaluate import evaluate
+from facekeypoints.fileio import atomic_write_json
 from facekeypoints.inference import device_name
 from facekeypoints.keypoints import KEYPOINT_NAMES, map_68_to_15
 from facekeypoints.metrics import nme_per_face
 
+# MediaPipe face-mesh vertices that make each Kaggle keypoint (averaged). "Left" is the
+# subject's left, as in Kaggle: mesh 263/362 are the subject's left eye's outer/inner corners.
+MEDIAPIPE_TO_15: dict[str, tuple[int, ...]] = {
+    "left_eye_center": (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+    "right_eye_center": (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    "left_eye_inner_corner": (362,),
+    "left_eye_outer_corner": (263,),
+    "right_eye_inner_corner": (133,),
+    "right_eye_outer_corner": (33,),
+    "left_eyebrow_inner_end": (336, 285),
+    "left_eyebrow_outer_end": (300, 276),
+    "right_eyebrow_inner_end": (107, 55),
+    "right_eyebrow_outer_end": (70, 46),
+    "nose_tip": (1,),
+    "mouth_left_corner": (291,),
+    "mouth_right_corner": (61,),
+    "mouth_center_top_lip": (0,),
+    "mouth_center_bottom_lip": (17,),
+}
+
+
+def _match(faces_pts: list[np.ndarray], boxes: np.ndarray, truth68: np.ndarray) -> np.ndarray | None:
+    """The predicted 15 points of the face whose box best overlaps the true face (IoU >= 0.2)."""
+    if len(boxes) == 0:
+        return None
+    lm_box = np.r_[truth68.min(0), truth68.max(0)]
+    iou = box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), lm_box)
+    return faces_pts[int(np.argmax(iou))] if iou.max() >= 0.2 else None
+
+
+def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float]) -> dict:
+    found = [i for i, p in enumerate(preds) if p is not None]
+    nme = nme_per_face(np.array([preds[i] for i in found]).reshape(-1, 15, 2),
+                       np.array([truths[i] for i in found]).reshape(-1, 15, 2))
+    per_kp = {}
+    if found:
+        err = np.linalg.norm(np.array([preds[i] for i in found]) - np.array([truths[i] for i in found]), axis=-1)
+        eye = np.linalg.norm(np.array([truths[i][3] - truths[i][5] for i in found]), axis=-1)
+        per_kp = {n: round(float(np.nanmean(err[:, k] / eye)), 4) for k, n in enumerate(KEYPOINT_NAMES)}
+    return {"detected": len(found), "detection_rate": len(found) / max(1, len(preds)),
+            "nme": float(np.nanmean(nme)) if found else None,
+            "failure_rate": float((nme > 0.1).mean()) if found else None,
+            "ms_per_image_p50": float(np.median(ms)), "ms_per_image_mean": float(np.mean(ms)),
+            "nme_per_keypoint": per_kp}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", default="default", help="bundled name or checkpoint (default: default)")
     ap.add_argument("--src", required=True, help="68-point source folder")
-    ap.add_argument("--data", required=True, help="its converted folder")
+    ap.add_argument("--data", help="its converted folder (needed for --part test)")
+    ap.add_argument("--part", default="test", choices=("test", "all"), help="YT15 paper test part, or every face")
+    ap.add_argument("--refine", default="0,1", help="re-framing passes to compare (default: 0,1)")
+    ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
+    ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
+    ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
 
+    from facekeypoints.evaluate import evaluate
     from facekeypoints.predict import KeypointDetector
 
-    det = KeypointDetector.from_pretrained(args.model)
-    ds = load_training(args.data)
-    meta = pd.read_csv(f"{args.data}/meta.csv", keep_default_na=False)
-    test = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)["test"]])
-    nmes, found, total, t_total = [], 0, 0, 0.0
+    keep = None
+    if args.part == "test":
+        ds = load_training(args.data)
+        meta = pd.read_csv(f"{args.data}/meta.csv", keep_default_na=False)
+        keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)["test"]])
+    tmp = Path(tempfile.mkdtemp(prefix="fkp-pipeline-"))
+    names, truths68, files = [], [], []
     for face in iter_faces(args.src):
-        if face.name not in test:
+        if keep is not None and face.name not in keep:
             continue
-        total += 1
-        gray = read_image(face.read(), face.name)
-        t0 = time.perf_counter()
-        faces = det.detect_gray(gray)
-        t_total += time.perf_counter() - t0
-        lm = np.r_[face.points.min(0), face.points.max(0)]
-        boxes = np.array([f["box"] for f in faces]).reshape(-1, 4)
-        if len(boxes) == 0 or box_iou(boxes, lm).max() < 0.2:
-            continue
-        found += 1
-        best = faces[int(np.argmax(box_iou(boxes, lm)))]
-        pred = np.array([[best["keypoints"][n]["x"], best["keypoints"][n]["y"]] for n in KEYPOINT_NAMES])
-        nmes.append(nme_per_face(pred[None], map_68_to_15(face.points)[None])[0])
-    nmes = np.array(nmes)
-    ideal = evaluate(args.model, args.data, "paper", plots=False)
-    print(json.dumps({
-        "faces": total, "detected": found, "detection_rate": found / max(1, total),
-        "pipeline_nme": float(nmes.mean()), "pipeline_failure_rate": float((nmes > 0.1).mean()),
-        "ideal_crop_nme": ideal["nme"], "ideal_crop_failure_rate": ideal["failure_rate"],
-        "ideal_crop_rmse": ideal["rmse"], "ms_per_image": 1000 * t_total / max(1, total),
-        "model": args.model, "device": device_name("cpu"),
-    }))
+        path = tmp / f"{len(files):05d}{Path(face.name).suffix}"
+        path.write_bytes(face.read())
+        names.append(face.name)
+        truths68.append(face.points)
+        files.append(path)
+        if args.limit and len(files) >= args.limit:
+            break
+    truths = [map_68_to_15(p) for p in truths68]
+    grays = [read_image(f) for f in files]
+    result: dict = {"faces": len(files), "source": args.src, "part": args.part, "model": args.model,
+                    "device": device_name("cpu")}
+
+    for refine in (int(r) for r in args.refine.split(",")):
+        det = KeypointDetector.from_pretrained(args.model, refine=refine)
+        det.detect_gray(grays[0])  # warm-up
+        preds, ms = [], []
+        for gray, t68 in zip(grays, truths68, strict=True):
+            t0 = time.perf_counter()
+            faces = det.detect_gray(gray)
+            ms.append(1000 * (time.perf_counter() - t0))
+            pts = [np.array([[f["keypoints"][n]["x"], f["keypoints"][n]["y"]] for n in KEYPOINT_NAMES]) for f in faces]
+            preds.append(_match(pts, np.array([f["box"] for f in faces]), t68))
+        result[f"ours_refine{refine}"] = _score(preds, truths, ms)
+    if args.part == "test":
+        ideal = evaluate(args.model, args.data, "paper", plots=False)
+        result["ours_ideal_crops"] = {k: ideal[k] for k in ("rmse", "nme", "failure_rate", "n_faces")}
+
+    if args.peer_python:
+        lst = tmp / "list.txt"
+        lst.write_text("\n".join(str(f) for f in files))
+        worker = Path(__file__).with_name("mediapipe_worker.py")
+        subprocess.run([args.peer_python, str(worker), str(lst), str(tmp / "peer.json")], check=True,
+                       stderr=subprocess.DEVNULL)
+        peer = json.loads((tmp / "peer.json").read_text())
+        preds, ms = [], []
+        for rec, t68 in zip(peer["images"], truths68, strict=True):
+            pts = [np.stack([np.mean(np.array(f)[list(MEDIAPIPE_TO_15[n])], 0) for n in KEYPOINT_NAMES])
+                   for f in rec["faces"]]
+            boxes = np.array([np.r_[np.min(f, 0), np.max(f, 0)] for f in rec["faces"]]).reshape(-1, 4)
+            preds.append(_match(pts, boxes, t68))
+            ms.append(rec["ms"])
+        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms)}
+    result["python"] = sys.version.split()[0]
+    print(json.dumps(result))
+    if args.out:
+        atomic_write_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ examples:
   3. facekeypoints train --recipe paper --data data/yt15 epochs=5 batch_size=64 seed=1
   4. facekeypoints train --resume runs/train/paper
   5. facekeypoints evaluate --model runs/train/paper --data data/yt15 --split paper --json
-  6. facekeypoints predict photos/ --model runs/train/paper --save-images out/
+  6. facekeypoints predict photos/ --save-images out/      (the bundled `default` model)
   7. torchrun --nproc_per_node 2 -m facekeypoints train --recipe resreg --data data/yt15
 
 Data paths default to $FACEKEYPOINTS_DATA. Kaggle's own files work as downloaded:
@@ -109,9 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Detect faces, predict the 15 keypoints, print one record per image "
                                    "(coordinates in original-image pixels). Unreadable files get an error "
                                    "in their record and the run goes on; a summary goes to stderr.")
-    r.add_argument("paths", nargs="+", metavar="PATH",
-                   help="image or video files, folders (recursive) or globs; a video gives one record per frame")
-    r.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    r.add_argument("paths", nargs="*", metavar="PATH",
+                   help="image or video files, folders (recursive) or globs; a video gives one record per frame "
+                        "(none: a sample picture the project draws itself)")
+    r.add_argument("--model", default="default",
+                   help="bundled model name (default, fast) or checkpoint: run folder, model.json or "
+                        "model.safetensors (default: default)")
     r.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="output format (default: jsonl)")
     r.add_argument("-o", "--output", help="write here instead of stdout")
     r.add_argument("--save-images", metavar="DIR", help="also save annotated images to DIR")
@@ -121,15 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video: blend each point with the previous frame's (0 = off, 0.5 = strong)")
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
-    x.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    x.add_argument("--model", default="default",
+                   help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors")
     x.add_argument("--format", default="onnx", choices=("onnx",), help="export format (default: onnx)")
-    x.add_argument("-o", "--output", help="output file (default: beside the checkpoint, model.onnx)")
+    x.add_argument("-o", "--output",
+                   help="output file (default: beside the checkpoint, model.onnx; ./NAME.onnx for a bundled model)")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
 
     b = sub.add_parser("benchmark", help="speed measurements, printed as JSON")
     b.add_argument("what", choices=("data", "infer", "train"),
                    help="data: Kaggle CSV parsing; infer: CPU inference speed; train: plain loop vs our train()")
-    b.add_argument("--model", default="mobile_s", help="infer: checkpoint or registry name (default: mobile_s)")
+    b.add_argument("--model", default="fast",
+                   help="infer: bundled name, checkpoint or registry name (random weights) (default: fast)")
     b.add_argument("--threads", type=int, default=0, help="infer: CPU threads (default: all cores)")
     b.add_argument("--batch", type=int, default=256, help="infer: batch size for throughput (default: 256)")
     b.add_argument("--images", help="infer: a folder of photos to time the whole predict pipeline on")
@@ -140,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print JSON only (the default output is JSON too)")
 
     sv = sub.add_parser("serve", help="HTTP API + web page (POST /v1/keypoints, GET /healthz, /docs, /)")
-    sv.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    sv.add_argument("--model", default="default",
+                    help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
 
@@ -236,6 +243,11 @@ def run(args: argparse.Namespace) -> int:
         from .predict import run_predict
 
         buf = __import__("io").StringIO() if args.output else sys.stdout
+        if not args.paths:
+            from .sample import sample_path
+
+            args.paths = [str(sample_path())]
+            print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
         summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
                               args.smooth)
         if args.output:
@@ -247,10 +259,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {reason}", file=sys.stderr)
         return 0
     if args.mode == "export":
-        from .checkpoint import resolve_checkpoint
+        from pathlib import Path
+
+        from .checkpoint import BUNDLED, resolve_checkpoint
         from .export import export_onnx
 
-        out = args.output or resolve_checkpoint(args.model).with_suffix(".onnx")
+        # a bundled model is exported to ./NAME.onnx, never into the installed package
+        if args.model in BUNDLED and not Path(args.model).exists():
+            out = args.output or f"{args.model}.onnx"
+        else:
+            out = args.output or resolve_checkpoint(args.model).with_suffix(".onnx")
         print(f"wrote {export_onnx(args.model, out, args.opset)}")
         return 0
     if args.mode == "benchmark":

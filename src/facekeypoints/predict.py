@@ -25,7 +25,7 @@ from .augment import unflip_keypoints
 from .checkpoint import load_checkpoint
 from .data.kaggle import DataError
 from .detect import Calibration, HaarDetector, read_image
-from .geometry import crop_face
+from .geometry import crop_face, template_framing
 from .keypoints import KEYPOINT_NAMES
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -41,8 +41,9 @@ class KeypointDetector:
     """
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any], detector: HaarDetector | None = None,
-                 calibration: Calibration | None = None, onnx_path: str | Path | None = None):
+                 calibration: Calibration | None = None, onnx_path: str | Path | None = None, refine: int = 1):
         self.model, self.meta = model.eval(), meta
+        self.refine = refine  # re-framing passes after the detector-box crop (0 = box framing only)
         self.detector = detector or HaarDetector()
         self.calibration = calibration or Calibration.load("haar")
         self.size = int(meta["input"]["size"])
@@ -53,8 +54,10 @@ class KeypointDetector:
             self.runner = OnnxRunner(onnx_path)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu", backend: str = "torch") -> KeypointDetector:
-        """Load a checkpoint (run folder, model.json or model.safetensors); ``backend`` torch or onnx.
+    def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "torch",
+                        refine: int = 1) -> KeypointDetector:
+        """A bundled model by name (``default``, ``fast``) or a checkpoint (run folder, model.json or
+        model.safetensors); ``backend`` torch or onnx; ``refine`` re-framing passes (0 = box framing only).
 
         The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
         """
@@ -69,7 +72,7 @@ class KeypointDetector:
                 export_onnx(name_or_path, onnx_path, flip_tta=False)
         elif backend != "torch":
             raise ValueError(f"unknown backend {backend!r}; choose torch or onnx")
-        return cls(model, meta, onnx_path=onnx_path)
+        return cls(model, meta, onnx_path=onnx_path, refine=refine)
 
     @torch.no_grad()
     def _raw(self, crops: np.ndarray) -> np.ndarray:
@@ -89,16 +92,29 @@ class KeypointDetector:
         conf = np.exp(-((a - b) ** 2).sum(-1) / (2 * CONFIDENCE_SIGMA**2))
         return 0.5 * (a + b), conf
 
+    def _predict_framed(self, gray: np.ndarray, framings: list) -> tuple[np.ndarray, np.ndarray]:
+        crops = [crop_face(gray, s, t, self.size) for s, t in framings]
+        return self.predict_crops(np.stack(crops) if crops else np.zeros((0, self.size, self.size), np.uint8))
+
     def __call__(self, image: Any) -> list[dict[str, Any]]:
         """Every face found: ``{"box", "score", "keypoints": {name: {"x", "y", "confidence"}}}``."""
         gray = read_image(image)
         return self.detect_gray(gray)
 
     def detect_gray(self, gray: np.ndarray) -> list[dict[str, Any]]:
+        """Every face in a grayscale uint8 image (see ``__call__``)."""
         boxes, scores = self.detector(gray)
         framings = [self.calibration.framing(b) for b in boxes]
-        crops = np.stack([crop_face(gray, s, t, self.size) for s, t in framings]) if framings else np.zeros((0,))
-        kps, conf = self.predict_crops(crops)
+        kps, conf = self._predict_framed(gray, framings)
+        # Re-frame: fit the training framing (data convert's template) to the points just
+        # found and predict again, so the crop matches the training faces, not the box.
+        for _ in range(self.refine):
+            for i, (s, t) in enumerate(framings):
+                try:
+                    framings[i] = template_framing((kps[i] - t) / s)
+                except ValueError:
+                    pass  # degenerate points: keep the box framing for this face
+            kps, conf = self._predict_framed(gray, framings)
         faces = []
         for box, score, (s, t), kp, c in zip(boxes, scores, framings, kps, conf, strict=True):
             pts = (kp - t) / s  # crop pixels -> image pixels

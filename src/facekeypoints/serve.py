@@ -3,7 +3,8 @@
 - ``POST /v1/keypoints`` takes one image (multipart field ``file``) and answers with the same
   JSON as one line of ``predict --format jsonl``; ``?min_score=`` drops weak faces.
 - ``GET /healthz`` says the server is up and which model it runs; OpenAPI docs at ``/docs``.
-- ``GET /`` is a page to pick or drop a photo and see the boxes and points drawn over it.
+- ``GET /`` is a page to pick or drop a photo (or take one with the webcam, where the browser
+  allows) and see the boxes and points drawn over it, names on hover, and the JSON.
 
 Bad requests get clear 4xx answers (empty body 400, too large 413, not an image 415) and
 never take the server down. Uploads are read in memory, never written to disk. The server
@@ -73,7 +74,9 @@ PAGE = """<!doctype html>
 #drop{border:2px dashed #999;padding:1.5em;text-align:center}#view{position:relative;display:inline-block}
 svg{position:absolute;left:0;top:0}pre{background:#f4f4f4;padding:1em;max-height:20em;overflow:auto}</style></head>
 <body><h1>facekeypoints</h1>
-<div id="drop">Drop a photo here or <input type="file" id="file" accept="image/*"></div>
+<div id="drop">Drop a photo here or <input type="file" id="file" accept="image/*">
+ or <button id="cam">use the webcam</button></div>
+<video id="video" autoplay playsinline style="display:none;max-width:100%"></video>
 <p id="status"></p><div id="view"><img id="img"><svg id="overlay"></svg></div><pre id="json"></pre>
 <script>
 const $ = (id) => document.getElementById(id);
@@ -107,6 +110,21 @@ function draw(body) {
     }
   }
 }
+$("cam").addEventListener("click", async () => {
+  const video = $("video");
+  if (!video.srcObject) {  // first click: ask for the camera; the next clicks take a picture
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      $("status").textContent = "this browser gives no webcam access here (it needs https or localhost)"; return;
+    }
+    try { video.srcObject = await navigator.mediaDevices.getUserMedia({video: true}); }
+    catch (e) { $("status").textContent = "webcam refused: " + e.message; return; }
+    video.style.display = "block"; $("cam").textContent = "take a picture"; return;
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  canvas.toBlob((blob) => send(new File([blob], "webcam.png", {type: "image/png"})), "image/png");
+});
 $("file").addEventListener("change", (e) => e.target.files[0] && send(e.target.files[0]));
 $("drop").addEventListener("dragover", (e) => e.preventDefault());
 $("drop").addEventListener("drop", (e) => {

@@ -155,3 +155,9 @@ def hmnet_s(**kwargs) -> HeatmapNet:
 def hmnet_m(**kwargs) -> HeatmapNet:
     """Heatmaps at stride 4 with soft-argmax, residual encoder 48-96-192-384, two blocks per stage."""
     return HeatmapNet(**{"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), "neck": 96, **kwargs})
+
+
+@register_model
+def hmnet_t(**kwargs) -> HeatmapNet:
+    """Heatmaps at stride 4 with soft-argmax, a thin encoder 16-32-64-128: CPU-trainable."""
+    return HeatmapNet(**{"widths": (16, 32, 64, 128), "neck": 32, **kwargs})
