@@ -1,10 +1,12 @@
-"""Copy a trained checkpoint into the package as a bundled model (fp16 weights, JSON beside).
+"""Copy trained checkpoints into the package as a bundled model (fp16 weights, JSON beside).
 
-    python benchmarks/bundle_model.py runs/train/resreg-s1 default
+    python benchmarks/bundle_model.py default runs/train/hmnet-s0                  # one network
+    python benchmarks/bundle_model.py default runs/train/hmnet-s0 runs/train/hmnet-s1 runs/train/hmnet-s2
+                                                                                # an ensemble, outputs averaged
 
 Refuses a model whose split could have let the YT15 `paper` test faces into training
-(the bundled model's test figure must stay honest): its config must use the `paper` split
-with split_seed 0, so its training faces are the train part only.
+(the bundled model's test figure must stay honest): each config must use the `paper` split
+with split_seed 0, so its training faces are the train part only (plus any extra sets).
 """
 
 from __future__ import annotations
@@ -15,25 +17,40 @@ import json
 import torch
 
 from facekeypoints.checkpoint import BUNDLED, bundled_path, load_checkpoint, save_checkpoint
+from facekeypoints.models import create_model
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint")
     ap.add_argument("name", choices=BUNDLED)
+    ap.add_argument("checkpoints", nargs="+", help="run folders or model.json files; several make an ensemble")
     args = ap.parse_args()
-    model, meta = load_checkpoint(args.checkpoint)
-    cfg = meta.get("config", {})
-    if cfg.get("split") != "paper" or cfg.get("split_seed") != 0:
-        raise SystemExit(f"{args.checkpoint}: trained on split {cfg.get('split')}/{cfg.get('split_seed')}, "
-                         "not paper/0: its YT15 test figure would not be honest")
-    info = {k: v for k, v in meta.items() if k in ("config", "data_hash", "split", "epochs", "train_time_s",
-                                                   "device", "device_name", "model_args")}
-    out = save_checkpoint(bundled_path(args.name).with_suffix(".safetensors"), model, meta["model"],
-                          {**info, "bundled_as": args.name, "source_checkpoint": str(args.checkpoint)},
+    members, metas = [], []
+    for ckpt in args.checkpoints:
+        model, meta = load_checkpoint(ckpt)
+        cfg = meta.get("config", {})
+        if cfg.get("split") != "paper" or cfg.get("split_seed") != 0:
+            raise SystemExit(f"{ckpt}: trained on split {cfg.get('split')}/{cfg.get('split_seed')}, "
+                             "not paper/0: its YT15 test figure would not be honest")
+        members.append(model)
+        metas.append(meta)
+    keep = ("config", "data_hash", "split", "epochs", "train_time_s", "device", "device_name")
+    if len(members) == 1:
+        model, name, meta = members[0], metas[0]["model"], metas[0]
+        info = {k: v for k, v in meta.items() if k in keep} | {"model_args": meta.get("model_args", {})}
+    else:
+        spec = [{"model": m["model"], "model_args": m.get("model_args", {})} for m in metas]
+        model, name = create_model("ensemble", members=spec), "ensemble"
+        for dst, src in zip(model.members, members, strict=True):
+            dst.load_state_dict(src.state_dict())
+        info = {"model_args": {"members": spec}, "members": [{k: m.get(k) for k in keep} for m in metas],
+                "config": metas[0].get("config"), "split": metas[0].get("split"),
+                "train_time_s": sum(m.get("train_time_s", 0) for m in metas)}
+    out = save_checkpoint(bundled_path(args.name).with_suffix(".safetensors"), model, name,
+                          {**info, "bundled_as": args.name, "source_checkpoints": args.checkpoints},
                           dtype=torch.float16)
     size = out.with_suffix(".safetensors").stat().st_size
-    print(json.dumps({"bundled": args.name, "json": str(out), "weights_bytes": size}))
+    print(json.dumps({"bundled": args.name, "model": name, "json": str(out), "weights_bytes": size}))
 
 
 if __name__ == "__main__":
