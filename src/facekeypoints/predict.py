@@ -2,9 +2,9 @@
 
 ``KeypointDetector`` is the Python API; ``facekeypoints predict`` wraps it. Coordinates
 are in the original image's pixels (after EXIF orientation). Per-keypoint confidence is
-flip consistency: the model sees the crop and its mirror image, and a point both agree on
-scores near 1 (``exp(-d^2 / 2 s^2)``, d the disagreement in crop pixels, s = 1.5); it is
-not yet calibrated against true errors.
+flip consistency: the model sees the crop and its mirror image, and the distance between the
+two answers becomes the probability that the point is within ``tau`` crop pixels of the truth,
+as calibrated on validation faces (``confidence.py``; bundled models carry their calibration).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 
 from .augment import unflip_keypoints
 from .checkpoint import load_checkpoint
+from .confidence import confidence
 from .data.kaggle import DataError
 from .detect import Calibration, HaarDetector, read_image
 from .geometry import crop_face, template_framing
@@ -30,7 +31,6 @@ from .keypoints import KEYPOINT_NAMES
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-CONFIDENCE_SIGMA = 1.5
 
 
 class KeypointDetector:
@@ -89,8 +89,8 @@ class KeypointDetector:
             return np.zeros((0, 15, 2), np.float32), np.zeros((0, 15), np.float32)
         a = self._raw(crops)
         b = unflip_keypoints(torch.from_numpy(self._raw(crops[:, :, ::-1])), self.size).numpy()
-        conf = np.exp(-((a - b) ** 2).sum(-1) / (2 * CONFIDENCE_SIGMA**2))
-        return 0.5 * (a + b), conf
+        d = np.sqrt(((a - b) ** 2).sum(-1))  # flip disagreement, crop pixels
+        return 0.5 * (a + b), confidence(d, self.meta.get("confidence")).astype(np.float32)
 
     def _predict_framed(self, gray: np.ndarray, framings: list) -> tuple[np.ndarray, np.ndarray]:
         crops = [crop_face(gray, s, t, self.size) for s, t in framings]
