@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     members, metas = [], []
     for ckpt in args.checkpoints:
-        model, meta = load_checkpoint(ckpt)
+        model, meta = strip_aux(*load_checkpoint(ckpt))
         cfg = meta.get("config", {})
         if cfg.get("split") != "paper" or cfg.get("split_seed") != 0:
             raise SystemExit(f"{ckpt}: trained on split {cfg.get('split')}/{cfg.get('split_seed')}, "
@@ -65,6 +65,22 @@ def main() -> None:
 
 
 TAU_PX = 2.5
+
+
+def strip_aux(model, meta: dict):
+    """Drop the auxiliary 68-point outputs (``aux68`` training): inference only uses the 15.
+
+    Only the last layer depends on ``num_points`` and the 15 come first, so each weight whose
+    shape changes is cut to its first rows."""
+    args = dict(meta.get("model_args", {}))
+    if args.get("num_points", 15) == 15:
+        return model, meta
+    args.pop("num_points")
+    slim = create_model(meta["model"], **args)
+    sd = model.state_dict()
+    slim.load_state_dict({k: v[: ref.shape[0]] if v.shape != ref.shape else v
+                          for (k, v), ref in zip(sd.items(), slim.state_dict().values(), strict=True)})
+    return slim.eval(), {**meta, "model_args": args}
 
 
 def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:

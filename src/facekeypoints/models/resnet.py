@@ -161,3 +161,9 @@ def hmnet_m(**kwargs) -> HeatmapNet:
 def hmnet_t(**kwargs) -> HeatmapNet:
     """Heatmaps at stride 4 with soft-argmax, a thin encoder 16-32-64-128: CPU-trainable."""
     return HeatmapNet(**{"widths": (16, 32, 64, 128), "neck": 32, **kwargs})
+
+
+@register_model
+def hmnet_xs(**kwargs) -> HeatmapNet:
+    """Heatmaps at stride 4 with soft-argmax, encoder 24-48-96-192: between hmnet_t and hmnet_s."""
+    return HeatmapNet(**{"widths": (24, 48, 96, 192), "neck": 48, **kwargs})
