@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("submit", help="Kaggle submission CSV (RowId,Location) from a checkpoint",
                        description="Predict Kaggle's test.csv and write the submission in the exact format "
                                    "(RowId,Location, one row per IdLookupTable row, coordinates clipped to [0, 96]).")
-    s.add_argument("--model", required=True, help="checkpoint: run folder, model.json or model.safetensors")
+    s.add_argument("--model", default="default",
+                   help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors")
     s.add_argument("--test", required=True, help="test.csv, test.zip, the competition zip or its folder")
     s.add_argument("--lookup", required=True, help="IdLookupTable.csv (plain or compressed)")
     s.add_argument("-o", "--output", default="submission.csv", help="where to write (default: submission.csv)")

@@ -215,7 +215,8 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     # Auxiliary supervision: the 68 source points ride along as targets 15..82 (NaN where unknown).
     aux = cfg.aux68 > 0
     if aux and "points68" not in ds.extra:
-        raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`)")
+        raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`); "
+                         "pass aux68=0 to train without them")
     if aux:
         targets = _with_points68(ds, targets)
     x_train, y_train = images[split["train"]], torch.from_numpy(targets[split["train"]])
