@@ -26,3 +26,18 @@ def test_onnx_agrees_with_torch(tmp_path, name, tta):
     assert got.shape == (5, 15, 2)
     assert np.abs(got - want).max() < 1e-3
     assert runner.meta["flip_tta_in_graph"] is tta and runner.meta["model"] == name
+
+
+def test_onnx_graph_holds_the_test_time_views(tmp_path):
+    from facekeypoints.tta import with_tta
+
+    torch.manual_seed(0)
+    model = create_model("hmnet_t").eval()
+    meta = {"config": {"tta_flip": True, "tta_views": 4}}
+    save_checkpoint(tmp_path / "model.safetensors", model, "hmnet_t", dict(meta))
+    assert main(["export", "--model", str(tmp_path), "-o", str(tmp_path / "m.onnx")]) == 0
+    crops = np.random.default_rng(1).integers(0, 256, (3, 96, 96)).astype(np.uint8)
+    got = OnnxRunner(tmp_path / "m.onnx", threads=1)(crops)
+    want = predict_crops(with_tta(model, meta), crops)
+    assert np.abs(got - want).max() < 1e-3
+    assert np.abs(want - predict_crops(model, crops)).max() > 1e-3  # the views did change the answer

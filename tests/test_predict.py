@@ -161,3 +161,32 @@ def test_csv_format_has_a_row_per_face(face_photo, tiny_model, capsys):
     header = lines[0].split(",")
     assert header[:3] == ["path", "face", "box_x1"] and len(header) == 7 + 45 + 1
     assert len(lines) >= 2 and all(len(line.split(",")) == len(header) for line in lines[1:])
+
+
+@pytest.mark.parametrize("name", ["default", "fast"])
+def test_bundled_model_finds_both_faces_of_the_sample_picture(name, capsys):
+    """No PATH: the drawn sample picture; the bundled model must put the points where faces have them."""
+    assert main(["predict", "--model", name, "--format", "jsonl"]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(recs) == 1 and recs[0]["error"] is None and (recs[0]["width"], recs[0]["height"]) == (800, 500)
+    faces = recs[0]["faces"]
+    assert len(faces) == 2
+    for f in faces:
+        x1, y1, x2, y2 = f["box"]
+        k = {n: (v["x"], v["y"]) for n, v in f["keypoints"].items()}
+        assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in k.values())
+        assert k["left_eye_center"][0] > k["nose_tip"][0] > k["right_eye_center"][0]  # subject's left = image right
+        assert k["left_eye_center"][1] < k["nose_tip"][1] < k["mouth_center_bottom_lip"][1]
+        assert k["left_eyebrow_inner_end"][1] < k["left_eye_center"][1]
+        assert all(0 <= v["confidence"] <= 1 for v in f["keypoints"].values())
+
+
+def test_bundled_model_loads_offline_from_the_package():
+    from facekeypoints.checkpoint import bundled_path, load_checkpoint
+
+    for name in ("default", "fast"):
+        model, meta = load_checkpoint(name)
+        assert meta["bundled_as"] == name and bundled_path(name).exists()
+        assert meta["config"]["split"] == "paper" and meta["config"]["split_seed"] == 0
+        assert bundled_path(name).with_suffix(".safetensors").stat().st_size <= 10 * 1024 * 1024
+        assert {"a", "b", "tau_px"} <= set(meta["confidence"])

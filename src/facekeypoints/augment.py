@@ -63,7 +63,20 @@ def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, fl
 
     ``flip_idx`` is the left/right permutation of the K points (the 15 by default).
     """
-    b, _, h, w = images.shape
+    h, w = images.shape[-2:]
+    out = warp_images(images, affine)
+    # Keypoints: forward map, then swap left/right for flipped faces.
+    kp = keypoints @ affine[:, :2, :2].transpose(1, 2) + affine[:, None, :2, 2]
+    perm = torch.tensor(flip_idx, device=kp.device)
+    kp = torch.where(flip[:, None, None], kp[:, perm], kp)
+    outside = ((kp < 0) | (kp[..., :1] > w - 1) | (kp[..., 1:] > h - 1)).any(-1, keepdim=True)
+    return out, kp.masked_fill(outside, float("nan"))
+
+
+def warp_images(images: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
+    """Images ``(B, 1, H, W)`` moved by pixel-space affines ``(B, 3, 3)`` or one for all ``(1, 3, 3)``
+    (a point p lands at A p)."""
+    h, w = images.shape[-2:]
     # grid_sample wants, per output pixel, where to read in normalised input coords.
     to_norm = torch.tensor([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]],
                            device=images.device, dtype=affine.dtype)
@@ -71,15 +84,10 @@ def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, fl
     # The sampling grid, by broadcasting: F.affine_grid is many times slower on CPU.
     xs = torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype).view(1, 1, w)
     ys = torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype).view(1, h, 1)
-    t = theta.view(b, 6, 1, 1)
+    t = theta.reshape(-1, 6, 1, 1)
     grid = torch.stack([t[:, 0] * xs + t[:, 1] * ys + t[:, 2], t[:, 3] * xs + t[:, 4] * ys + t[:, 5]], -1)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    # Keypoints: forward map, then swap left/right for flipped faces.
-    kp = keypoints @ affine[:, :2, :2].transpose(1, 2) + affine[:, None, :2, 2]
-    perm = torch.tensor(flip_idx, device=kp.device)
-    kp = torch.where(flip[:, None, None], kp[:, perm], kp)
-    outside = ((kp < 0) | (kp[..., :1] > w - 1) | (kp[..., 1:] > h - 1)).any(-1, keepdim=True)
-    return out, kp.masked_fill(outside, float("nan"))
+    grid = grid.expand(images.shape[0], -1, -1, -1)  # (B, H, W, 2); traced, so ONNX keeps the batch dynamic
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -80,6 +80,7 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
     from .export import OnnxRunner, export_onnx
     from .inference import predict_crops
     from .models import create_model, list_models
+    from .tta import with_tta
 
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -91,9 +92,11 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
             ckpt, weights = Path(model), "checkpoint"
         net, meta = load_checkpoint(ckpt, "cpu")
         tta = bool(meta.get("config", {}).get("tta_flip", False))
+        views = int(meta.get("config", {}).get("tta_views", 0))
+        net = with_tta(net, meta)  # the same work per face on both backends (the ONNX graph holds it too)
         runner = OnnxRunner(export_onnx(ckpt, Path(tmp) / "m.onnx"), threads=threads)
         backends = {
-            "torch": lambda x: predict_crops(net, x, batch_size=batch, flip_tta=tta),
+            "torch": lambda x: predict_crops(net, x, batch_size=batch),
             "onnx": runner,
         }
         rng = np.random.default_rng(0)
@@ -106,7 +109,8 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
                          "latency_ms_p99": float(np.percentile(lat, 99)),
                          "throughput_faces_per_s": float(batch / np.median(thr)), "batch": batch}
         pipeline_ms = _pipeline_ms(ckpt, images)
-    return {"mode": "infer", "model": meta["model"], "weights": weights, "flip_tta": tta, "threads": threads,
+    return {"mode": "infer", "model": meta["model"], "weights": weights, "flip_tta": tta, "tta_views": views,
+            "threads": threads,
             "backends": out, "pipeline_ms_per_image": pipeline_ms, "pipeline_images": images or "sample picture",
             "device": device_name("cpu"), "torch": torch.__version__}
 

@@ -37,6 +37,7 @@ class TrainConfig:
     aux68: float = 0.0  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
     ema: float = 0.0  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are the ones saved
     tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference
+    tta_views: int = 0  # also average over this many fixed small re-framings of the crop (tta.py; 0..8)
     # ---- run
     seed: int = 0  # training seed (init, shuffling, dropout)
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -15,6 +15,7 @@ from .fileio import atomic_write_json
 from .inference import pick_device, predict_crops
 from .metrics import forward_fill, nme_per_face, rmse, summary
 from .plots import face_grid, learning_curves, per_keypoint_bars
+from .tta import with_tta
 
 
 def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split: str = "paper", part: str = "test",
@@ -37,8 +38,8 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
     seed = seeds.pop()
     idx = make_split(len(ds), split, seed, ds.identities)[part]
     true = ds.keypoints[idx]
-    pred = np.mean([predict_crops(net, ds.images[idx], flip_tta=m.get("config", {}).get("tta_flip", False))
-                    for net, m in models], axis=0)
+    # each checkpoint with the test-time augmentation its config asks for (tta.py), then averaged
+    pred = np.mean([predict_crops(with_tta(net, m), ds.images[idx]) for net, m in models], axis=0)
     result = {
         **summary(pred, true),
         "rmse_ffill": rmse(pred, forward_fill(ds.keypoints)[idx]),  # only to compare with the report's 2.1

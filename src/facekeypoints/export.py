@@ -2,7 +2,7 @@
 
 The exported graph takes ``image`` ``(B, 1, 96, 96)`` float32 pixels in 0..255 and returns
 ``keypoints`` ``(B, 15, 2)`` in pixels of that crop, exactly what the torch model returns
-(flip test-time augmentation included when the checkpoint's config asks for it), so the
+(test-time augmentation included as the checkpoint's config asks, see tta.py), so the
 two backends are interchangeable. A ``.json`` beside the ``.onnx`` carries the checkpoint's
 description (keypoint names, flip permutation, input contract).
 """
@@ -16,37 +16,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .augment import flip_images, unflip_keypoints
 from .checkpoint import load_checkpoint
 from .fileio import atomic_write, atomic_write_json
-
-
-class _Exported(torch.nn.Module):
-    """The model plus the inference-time extras (flip TTA) as one graph."""
-
-    def __init__(self, model: torch.nn.Module, flip_tta: bool):
-        super().__init__()
-        self.model, self.flip_tta = model, flip_tta
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        pred = self.model(image)
-        if self.flip_tta:
-            pred = 0.5 * (pred + unflip_keypoints(self.model(flip_images(image)), image.shape[-1]))
-        return pred
+from .tta import with_tta
 
 
 def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None) -> Path:
     """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path.
 
-    ``flip_tta=None`` follows the checkpoint's config; ``predict`` exports the bare model
-    (``False``) because it mirrors crops itself to measure confidence.
+    The graph holds the test-time augmentation the checkpoint's config asks for (``tta.py``:
+    views, and flips unless ``flip_tta`` says otherwise; ``predict`` exports with
+    ``flip_tta=False`` because it mirrors crops itself to measure confidence).
     """
     import onnx
 
     model, meta = load_checkpoint(model_path, "cpu")
-    if flip_tta is None:
-        flip_tta = bool(meta.get("config", {}).get("tta_flip", False))
-    wrapped = _Exported(model, flip_tta).eval()
+    wrapped = with_tta(model, meta, flip_tta)
+    flip_tta = bool(getattr(wrapped, "flip", False))
+    views = len(getattr(wrapped, "affines", ()))
     size = meta["input"]["size"]
     out = Path(out).with_suffix(".onnx")
 
@@ -59,7 +46,8 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_t
         onnx.checker.check_model(str(path))
 
     atomic_write(out, write)
-    atomic_write_json(out.with_suffix(".json"), {**meta, "onnx_file": out.name, "flip_tta_in_graph": flip_tta})
+    atomic_write_json(out.with_suffix(".json"), {**meta, "onnx_file": out.name, "flip_tta_in_graph": flip_tta,
+                                                  "tta_views_in_graph": views})
     return out
 
 

@@ -28,6 +28,7 @@ from .data.kaggle import DataError
 from .detect import Calibration, HaarDetector, read_image
 from .geometry import crop_face, template_framing
 from .keypoints import KEYPOINT_NAMES
+from .tta import with_tta
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -43,6 +44,7 @@ class KeypointDetector:
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any], detector: HaarDetector | None = None,
                  calibration: Calibration | None = None, onnx_path: str | Path | None = None, refine: int = 1):
         self.model, self.meta = model.eval(), meta
+        self.net = with_tta(self.model, meta, flip=False)  # the config's re-framing views; flips are done here
         self.refine = refine  # re-framing passes after the detector-box crop (0 = box framing only)
         self.detector = detector or HaarDetector()
         self.calibration = calibration or Calibration.load("haar")
@@ -67,7 +69,8 @@ class KeypointDetector:
             from .data.kaggle import cache_dir
             from .export import export_onnx
 
-            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}.onnx"
+            views = int((meta.get("config") or {}).get("tta_views", 0))
+            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}.onnx"
             if not onnx_path.exists():
                 export_onnx(name_or_path, onnx_path, flip_tta=False)
         elif backend != "torch":
@@ -76,12 +79,12 @@ class KeypointDetector:
 
     @torch.no_grad()
     def _raw(self, crops: np.ndarray) -> np.ndarray:
-        """The bare model on uint8 crops ``(N, 96, 96)`` -> ``(N, 15, 2)``, on either backend."""
+        """The model (with its views, without flips) on uint8 crops ``(N, 96, 96)`` -> ``(N, 15, 2)``."""
         if self.backend == "onnx":
             return self.runner(crops)
         device = next(self.model.parameters()).device
         x = torch.as_tensor(np.ascontiguousarray(crops), device=device).unsqueeze(1).float()
-        return self.model(x).float().cpu().numpy()
+        return self.net(x).float().cpu().numpy()
 
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(N, 15, 2)`` (crop pixels) and confidences ``(N, 15)`` for uint8 crops ``(N, 96, 96)``."""

@@ -18,6 +18,7 @@ from .data.kaggle import DataError, load_test
 from .fileio import atomic_write
 from .inference import pick_device, predict_crops
 from .keypoints import COLUMNS
+from .tta import with_tta
 
 
 def read_lookup(path: str | Path) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def make_submission(model_path: str | Path, test: str | Path, lookup: str | Path
     model, meta = load_checkpoint(model_path, pick_device(device))
     ids, images = load_test(test)
     table = read_lookup(lookup)
-    pred = predict_crops(model, images, flip_tta=meta.get("config", {}).get("tta_flip", False))
+    pred = predict_crops(with_tta(model, meta), images)
     pred = np.clip(pred.reshape(len(pred), -1), 0.0, 96.0)  # (N, 30) in Kaggle column order
 
     row_of = pd.Series(np.arange(len(ids)), index=ids)
