@@ -7,8 +7,8 @@
 For each row: parameters and forward FLOPs of one face, median training time and the device it
 ran on (from the checkpoints), median validation RMSE (last epoch of ``history.json``) and
 median test RMSE / NME / failure rate (YT15 `paper` split, recomputed here with each run's own
-flip-TTA setting), each seed's test RMSE, and the CPU time per face: onnxruntime, one 96x96
-crop, the bare network (no flip), ``--threads`` threads, p50 over 2 s. Run it on an idle
+test-time augmentation, or ``NAME@N`` views), each seed's test RMSE, and the CPU time per face:
+onnxruntime, one 96x96 crop, with the row's test-time augmentation, ``--threads`` threads, p50. Run it on an idle
 machine: the timing column is only as quiet as the CPU. Prints JSON and a Markdown table.
 """
 
@@ -31,9 +31,9 @@ from facekeypoints.inference import device_name
 from facekeypoints.models.registry import count_flops
 
 
-def cpu_ms_per_face(run: str, threads: int) -> float:
+def cpu_ms_per_face(run: str, threads: int, views: int | None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        runner = OnnxRunner(export_onnx(run, Path(tmp) / "m.onnx", flip_tta=False), threads=threads)
+        runner = OnnxRunner(export_onnx(run, Path(tmp) / "m.onnx", tta_views=views), threads=threads)
         x = np.random.default_rng(0).integers(0, 256, (1, 96, 96), np.uint8)
         for _ in range(20):
             runner(x)
@@ -45,14 +45,15 @@ def cpu_ms_per_face(run: str, threads: int) -> float:
     return 1000 * float(np.median(times))
 
 
-def row(name: str, runs: list[str], data_path: str, ds, threads: int) -> dict:
+def row(name: str, runs: list[str], data_path: str, ds, threads: int, views: int | None) -> dict:
     model, meta = load_checkpoint(runs[0])
-    tests = [evaluate(r, data_path, "paper", plots=False, dataset=ds) for r in runs]
+    tests = [evaluate(r, data_path, "paper", plots=False, dataset=ds, tta_views=views) for r in runs]
+    vals = [evaluate(r, data_path, "paper", "val", plots=False, dataset=ds, tta_views=views)["rmse"] for r in runs]
     metas = [load_checkpoint(r)[1] for r in runs]
-    vals = [json.loads((Path(r) / "history.json").read_text())[-1]["val_rmse"] for r in runs]
     cfg = meta.get("config", {})
     return {
-        "row": name, "model": meta["model"], "seeds": len(runs), "runs": runs,
+        "row": name, "model": meta["model"], "seeds": len(runs), "runs": runs, "tta_views": tests[0]["tta_views"][0],
+        "tta_flip": tests[0]["tta_flip"][0],
         "params": int(sum(p.numel() for p in model.parameters())), "mflops": count_flops(model) / 1e6,
         "epochs": cfg.get("epochs"), "extra_data": cfg.get("extra_data", ""), "aux68": cfg.get("aux68", 0.0),
         "train_time_s_median": float(np.median([m.get("train_time_s", np.nan) for m in metas])),
@@ -62,14 +63,15 @@ def row(name: str, runs: list[str], data_path: str, ds, threads: int) -> dict:
         "test_rmse_per_seed": [round(t["rmse"], 4) for t in tests],
         "test_nme_median": float(np.median([t["nme"] for t in tests])),
         "test_failure_median": float(np.median([t["failure_rate"] for t in tests])),
-        "cpu_ms_per_face": cpu_ms_per_face(runs[0], threads),
+        "cpu_ms_per_face": cpu_ms_per_face(runs[0], threads, views),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--row", action="append", required=True, help="NAME=RUN[,RUN...] (one run per seed)")
+    ap.add_argument("--row", action="append", required=True,
+                    help="NAME=RUN[,RUN...] (one run per seed); NAME@N=... evaluates with N test-time views")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads for the ms/face column")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -77,10 +79,11 @@ def main() -> None:
     rows = []
     for spec in args.row:
         name, _, runs = spec.partition("=")
-        rows.append(row(name, runs.split(","), args.data, ds, args.threads))
+        views = int(name.split("@")[1]) if "@" in name else None
+        rows.append(row(name, runs.split(","), args.data, ds, args.threads, views))
     result = {"rows": rows, "cpu": device_name("cpu"), "threads": args.threads}
     print(json.dumps(result))
-    print("\n| recipe | model | params | MFLOPs | train time (device) | val RMSE | test RMSE (seeds) | NME | failure | "
+    print("\n| row | model | params | MFLOPs | train time (device) | val RMSE | test RMSE (seeds) | NME | failure | "
           "CPU ms/face |\n|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         seeds = ", ".join(f"{v:.3f}" for v in r["test_rmse_per_seed"])

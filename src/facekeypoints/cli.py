@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--part", default="test", choices=("train", "val", "test"), help="which part (default: test)")
     e.add_argument("--out", help="folder for metrics.json and pictures (default: none written)")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    e.add_argument("--tta-views", type=int, metavar="N",
+                   help="test-time re-framing views, 0..8 (default: what each checkpoint's config says)")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
 
     s = sub.add_parser("submit", help="Kaggle submission CSV (RowId,Location) from a checkpoint",
@@ -230,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "evaluate":
         from .evaluate import evaluate, format_table
 
-        m = evaluate(args.model, _need(args.data, "data"), args.split, args.part, out_dir=args.out, device=args.device)
+        m = evaluate(args.model, _need(args.data, "data"), args.split, args.part, out_dir=args.out, device=args.device,
+                     tta_views=args.tta_views)
         print(json.dumps(m) if args.json else format_table(m))
         return 0
     if args.mode == "submit":

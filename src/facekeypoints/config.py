@@ -65,10 +65,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # pass aux68=0 for Kaggle's own data): the bundled `default` is an ensemble of these.
     "hmnet_t": dict(model="hmnet_t", epochs=80, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
                     schedule="cosine", warmup_epochs=5, loss="l1", augment=True, ema=0.99, tta_flip=True,
-                    aux68=0.5),
+                    tta_views=8, aux68=0.5),
     "hmnet_xs": dict(model="hmnet_xs", epochs=80, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
                      schedule="cosine", warmup_epochs=5, loss="l1", augment=True, ema=0.99, tta_flip=True,
-                     aux68=0.5),
+                     tta_views=8, aux68=0.5),
     # The bundled `fast` model: 96k parameters, 7 MFLOPs, for single-face CPU inference.
     "fast": dict(model="mobile_s", epochs=150, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
                  schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=False,

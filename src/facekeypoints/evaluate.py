@@ -20,7 +20,7 @@ from .tta import with_tta
 
 def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split: str = "paper", part: str = "test",
              out_dir: str | Path | None = None, device: str = "auto", plots: bool = True,
-             dataset: KeypointDataset | None = None) -> dict[str, Any]:
+             dataset: KeypointDataset | None = None, tta_views: int | None = None) -> dict[str, Any]:
     """Metrics of a checkpoint on one part (``test`` by default) of a split of ``data``.
 
     The split seed comes from the checkpoint's training config, so the test faces are the
@@ -38,7 +38,10 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
     seed = seeds.pop()
     idx = make_split(len(ds), split, seed, ds.identities)[part]
     true = ds.keypoints[idx]
-    # each checkpoint with the test-time augmentation its config asks for (tta.py), then averaged
+    # each checkpoint with the test-time augmentation its config asks for (tta.py; ``tta_views``
+    # overrides the number of re-framing views), then averaged
+    if tta_views is not None:
+        models = [(net, {**m, "config": {**(m.get("config") or {}), "tta_views": tta_views}}) for net, m in models]
     pred = np.mean([predict_crops(with_tta(net, m), ds.images[idx]) for net, m in models], axis=0)
     result = {
         **summary(pred, true),
@@ -48,6 +51,8 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
         "checkpoint": (str(resolve_checkpoint(paths[0])) if len(paths) == 1
                        else [str(resolve_checkpoint(p)) for p in paths]),
         "data": str(data), "data_hash": ds.data_hash,
+        "tta_flip": [bool((m.get("config") or {}).get("tta_flip", False)) for _, m in models],
+        "tta_views": [int((m.get("config") or {}).get("tta_views", 0)) for _, m in models],
     }
     if out_dir is not None:
         out = Path(out_dir)

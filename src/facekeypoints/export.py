@@ -21,7 +21,8 @@ from .fileio import atomic_write, atomic_write_json
 from .tta import with_tta
 
 
-def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None) -> Path:
+def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None,
+                tta_views: int | None = None) -> Path:
     """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path.
 
     The graph holds the test-time augmentation the checkpoint's config asks for (``tta.py``:
@@ -31,6 +32,8 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_t
     import onnx
 
     model, meta = load_checkpoint(model_path, "cpu")
+    if tta_views is not None:
+        meta = {**meta, "config": {**(meta.get("config") or {}), "tta_views": tta_views}}
     wrapped = with_tta(model, meta, flip_tta)
     flip_tta = bool(getattr(wrapped, "flip", False))
     views = len(getattr(wrapped, "affines", ()))
