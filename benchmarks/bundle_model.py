@@ -4,6 +4,7 @@
     python benchmarks/bundle_model.py default runs/train/hmnet-s0 runs/train/hmnet-s1 runs/train/hmnet-s2
                                                                                 # an ensemble, outputs averaged
     ... --calibrate-on data/yt15     # fit the flip-consistency confidence on the `paper` validation faces
+    ... --tta-views 8                # the bundled model averages over 8 re-framings (tta.py)
 
 With ``--calibrate-on``, the confidence calibration (``facekeypoints/confidence.py``: probability
 that a keypoint is within TAU = 2.5 crop pixels, about 5% of the outer-eye-corner distance of a
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("name", choices=BUNDLED)
     ap.add_argument("checkpoints", nargs="+", help="run folders or model.json files; several make an ensemble")
     ap.add_argument("--calibrate-on", metavar="DATA", help="converted YT15: fit the confidence on its val part")
+    ap.add_argument("--tta-views", type=int, help="test-time re-framing views the bundled model uses (tta.py)")
     args = ap.parse_args()
     members, metas = [], []
     for ckpt in args.checkpoints:
@@ -54,9 +56,12 @@ def main() -> None:
         info = {"model_args": {"members": spec}, "members": [{k: m.get(k) for k in keep} for m in metas],
                 "config": metas[0].get("config"), "split": metas[0].get("split"),
                 "train_time_s": sum(m.get("train_time_s", 0) for m in metas)}
+    if args.tta_views is not None:
+        info["config"] = {**(info.get("config") or {}), "tta_views": args.tta_views}
     report = {}
     if args.calibrate_on:
-        info["confidence"], report = calibrate(model, {**metas[0], "confidence": None}, args.calibrate_on)
+        info["confidence"], report = calibrate(model, {**metas[0], "config": info.get("config"), "confidence": None},
+                                               args.calibrate_on)
     out = save_checkpoint(bundled_path(args.name).with_suffix(".safetensors"), model, name,
                           {**info, "bundled_as": args.name, "source_checkpoints": args.checkpoints},
                           dtype=torch.float16)
@@ -85,6 +90,7 @@ def strip_aux(model, meta: dict):
 
 def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     """Fit the confidence on the val part; report its calibration error on the test part."""
+    from facekeypoints.augment import unflip_keypoints
     from facekeypoints.confidence import confidence, expected_calibration_error, fit
     from facekeypoints.data import load_training, make_split
     from facekeypoints.predict import KeypointDetector
@@ -95,10 +101,9 @@ def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     parts = {}
     for part in ("val", "test"):
         idx = split[part]
-        det.meta["confidence"] = None  # raw disagreement: undo any calibration while measuring
-        points, _ = det.predict_crops(ds.images[idx])
-        a = det._raw(ds.images[idx])
-        d = 2 * np.linalg.norm(a - points, axis=-1)  # |a - b| = 2 |a - mean(a, b)|
+        a = det._raw(ds.images[idx])  # the model (with its views) on the crops and on their mirrors
+        b = unflip_keypoints(torch.from_numpy(det._raw(ds.images[idx][:, :, ::-1].copy())), 96).numpy()
+        points, d = 0.5 * (a + b), np.linalg.norm(a - b, axis=-1)
         err = np.linalg.norm(points - ds.keypoints[idx], axis=-1)
         parts[part] = (d, err)
     calib = fit(*parts["val"], tau=TAU_PX)
