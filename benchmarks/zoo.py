@@ -5,17 +5,19 @@
         --row "default=runs/zoo/default-s0,runs/zoo/default-s1,runs/zoo/default-s2" --out runs/results/zoo.json
 
 For each row: parameters and forward FLOPs of one face, median training time and the device it
-ran on (from the checkpoints), median validation RMSE (last epoch of ``history.json``) and
+ran on (from the checkpoints), median validation RMSE (recomputed, same test-time augmentation) and
 median test RMSE / NME / failure rate (YT15 `paper` split, recomputed here with each run's own
 test-time augmentation, or ``NAME@N`` views), each seed's test RMSE, and the CPU time per face:
-onnxruntime, one 96x96 crop, with the row's test-time augmentation, ``--threads`` threads, p50. Run it on an idle
-machine: the timing column is only as quiet as the CPU. Prints JSON and a Markdown table.
+onnxruntime, one 96x96 crop, with the row's test-time augmentation, ``--threads`` threads, p50.
+Run it on an idle machine: the timing column is only as quiet as the CPU. Prints JSON on stdout
+and a Markdown table on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +47,11 @@ def cpu_ms_per_face(run: str, threads: int, views: int | None) -> float:
     return 1000 * float(np.median(times))
 
 
+def _members(metas: list[dict]) -> list[dict]:
+    """Checkpoint descriptions, with a bundled ensemble replaced by its members'."""
+    return [m for meta in metas for m in (meta.get("members") or [meta])]
+
+
 def row(name: str, runs: list[str], data_path: str, ds, threads: int, views: int | None) -> dict:
     model, meta = load_checkpoint(runs[0])
     tests = [evaluate(r, data_path, "paper", plots=False, dataset=ds, tta_views=views) for r in runs]
@@ -57,7 +64,7 @@ def row(name: str, runs: list[str], data_path: str, ds, threads: int, views: int
         "params": int(sum(p.numel() for p in model.parameters())), "mflops": count_flops(model) / 1e6,
         "epochs": cfg.get("epochs"), "extra_data": cfg.get("extra_data", ""), "aux68": cfg.get("aux68", 0.0),
         "train_time_s_median": float(np.median([m.get("train_time_s", np.nan) for m in metas])),
-        "train_device": sorted({m.get("device_name", m.get("device", "?")) for m in metas}),
+        "train_device": sorted({m.get("device_name", m.get("device", "?")) for m in _members(metas)}),
         "val_rmse_median": float(np.median(vals)),
         "test_rmse_median": float(np.median([t["rmse"] for t in tests])),
         "test_rmse_per_seed": [round(t["rmse"], 4) for t in tests],
@@ -84,14 +91,14 @@ def main() -> None:
     result = {"rows": rows, "cpu": device_name("cpu"), "threads": args.threads}
     print(json.dumps(result))
     print("\n| row | model | params | MFLOPs | train time (device) | val RMSE | test RMSE (seeds) | NME | failure | "
-          "CPU ms/face |\n|---|---|---|---|---|---|---|---|---|---|")
+          "CPU ms/face |\n|---|---|---|---|---|---|---|---|---|---|", file=sys.stderr)
     for r in rows:
         seeds = ", ".join(f"{v:.3f}" for v in r["test_rmse_per_seed"])
         print(f"| {r['row']} | {r['model']} | {r['params'] / 1e6:.3f}M | {r['mflops']:.0f} | "
               f"{r['train_time_s_median'] / 60:.0f} min ({', '.join(r['train_device'])}) | "
               f"{r['val_rmse_median']:.3f} | **{r['test_rmse_median']:.3f}** ({seeds}) | "
               f"{100 * r['test_nme_median']:.2f}% | {100 * r['test_failure_median']:.2f}% | "
-              f"{r['cpu_ms_per_face']:.2f} |")
+              f"{r['cpu_ms_per_face']:.2f} |", file=sys.stderr)
     if args.out:
         atomic_write_json(args.out, result)
 
