@@ -11,8 +11,14 @@ cd "$(git rev-parse --show-toplevel)"
 peer=${1:-}
 out=runs/results/cpu_session
 mkdir -p "$out"
-git rev-parse --short HEAD > "$out/commit.txt"
-run() { local name=$1; shift; echo "== $name: $*" >&2; /usr/bin/time -f "$name wall %e s" "$@" > "$out/$name.json"; }
+git rev-parse --short HEAD >> "$out/commit.txt"  # one line per (re)start
+# A step whose JSON is already there is skipped, so an interrupted session resumes where it stopped.
+run() {
+  local name=$1; shift
+  if [ -s "$out/$name.json" ]; then echo "== $name: done before, skipped" >&2; return; fi
+  echo "== $name: $*" >&2
+  /usr/bin/time -f "$name wall %e s" "$@" > "$out/$name.json.part" && mv "$out/$name.json.part" "$out/$name.json"
+}
 
 P=runs/train; E=runs/exp; Z=runs/zoo
 run zoo python benchmarks/zoo.py --data data/yt15 --threads 1 \

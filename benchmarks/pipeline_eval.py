@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--data", help="its converted folder (needed for --part test)")
     ap.add_argument("--part", default="test", choices=("test", "all"), help="YT15 paper test part, or every face")
     ap.add_argument("--refine", default="0,1", help="re-framing passes to compare (default: 0,1)")
+    ap.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="model runtime (default: onnx)")
     ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
@@ -121,10 +122,11 @@ def main() -> None:
     truths = [map_68_to_15(p) for p in truths68]
     grays = [read_image(f) for f in files]
     result: dict = {"faces": len(files), "source": args.src, "part": args.part, "model": args.model,
+                    "backend": args.backend,
                     "device": device_name("cpu")}
 
     for refine in (int(r) for r in args.refine.split(",")):
-        det = KeypointDetector.from_pretrained(args.model, refine=refine)
+        det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=refine)
         det.detect_gray(grays[0])  # warm-up
         preds, ms = [], []
         for gray, t68 in zip(grays, truths68, strict=True):
