@@ -43,6 +43,8 @@ def view_affine(scale: float, degrees: float, dx: float, dy: float, size: int) -
 class TestTimeAugment(nn.Module):
     """``model`` averaged over the identity plus ``views`` re-framings, and over mirrors with ``flip``."""
 
+    __test__ = False  # its name starts with "Test": tell pytest it is not a test class
+
     def __init__(self, model: nn.Module, flip: bool = False, views: int = 0):
         super().__init__()
         if not 0 <= views <= len(VIEWS):
