@@ -116,9 +116,9 @@ def parse_pixels(images: pd.Series, name: str, first_line: int = 2) -> np.ndarra
 
     One vectorised parse; only when that fails is each row inspected to name the bad one.
     """
-    strings = images.fillna("").astype(str).str.strip()
-    counts = strings.str.count(" ").to_numpy() + 1
-    counts[strings.str.len().to_numpy() == 0] = 0
+    strings = [s.strip() for s in images.fillna("").astype(str).tolist()]
+    # str.count is C speed; pandas' .str.count goes through a regex per row (4x slower here)
+    counts = np.fromiter((s.count(" ") + 1 if s else 0 for s in strings), np.int64, len(strings))
     for i in np.flatnonzero(counts != NUM_PIXELS)[:1]:
         raise DataError(
             f"{name}: row {i + 1} (line {i + first_line}), field 'Image': "
@@ -127,12 +127,12 @@ def parse_pixels(images: pd.Series, name: str, first_line: int = 2) -> np.ndarra
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # older numpy warns instead of raising
-            values = np.fromstring(" ".join(strings.tolist()), dtype=np.int32, sep=" ")
+            values = np.fromstring(" ".join(strings), dtype=np.int32, sep=" ")
         bad = values.size != counts.sum() or (values.size and (values.min() < 0 or values.max() > 255))
     except ValueError:
         bad = True
     if bad:
-        for i, s in enumerate(strings.tolist()):
+        for i, s in enumerate(strings):
             for tok in s.split(" "):
                 if not tok.isdigit() or int(tok) > 255:
                     raise DataError(
