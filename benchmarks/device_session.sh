@@ -12,7 +12,8 @@ set -uo pipefail
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 DATA=.devdata/yt15.npz
-RECIPES=${RECIPES:-"resreg hmnet fast paper_aug"}
+RECIPES=${RECIPES:-"hmnet_t hmnet resreg fast paper_aug"}
+EXTRA=""; [ -f .devdata/wild15.npz ] && EXTRA="extra_data=.devdata/wild15.npz"  # the zoo trains with wild-68
 SEEDS=${SEEDS:-"0 1 2"}
 py() { python3 -m facekeypoints "$@"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
@@ -23,7 +24,7 @@ for recipe in $RECIPES; do
   for seed in $SEEDS; do
     name="$recipe-s$seed"
     timeout 150 py train --recipe "$recipe" --data "$DATA" --project runs/dev --name "$name" --quiet \
-      seed="$seed" device=cuda amp=True || continue
+      seed="$seed" device=cuda amp=True $EXTRA || continue
     py evaluate --model "runs/dev/$name" --data "$DATA" --json \
       | python3 -c "import json,sys; m=json.load(sys.stdin); m.update(recipe='$recipe', seed=$seed); print(json.dumps(m))" \
       >> "$OUT/results.jsonl"
