@@ -80,7 +80,7 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
     from .export import OnnxRunner, export_onnx
     from .inference import predict_crops
     from .models import create_model, list_models
-    from .tta import with_tta
+    from .tta import tta_settings, with_tta
 
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -91,8 +91,7 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
         else:
             ckpt, weights = Path(model), "checkpoint"
         net, meta = load_checkpoint(ckpt, "cpu")
-        tta = bool(meta.get("config", {}).get("tta_flip", False))
-        views = int(meta.get("config", {}).get("tta_views", 0))
+        tta, views = tta_settings(meta)
         net = with_tta(net, meta)  # the same work per face on both backends (the ONNX graph holds it too)
         runner = OnnxRunner(export_onnx(ckpt, Path(tmp) / "m.onnx"), threads=threads)
         backends = {

@@ -15,7 +15,7 @@ from .fileio import atomic_write_json
 from .inference import pick_device, predict_crops
 from .metrics import forward_fill, nme_per_face, rmse, summary
 from .plots import face_grid, learning_curves, per_keypoint_bars
-from .tta import with_tta
+from .tta import tta_settings, with_tta
 
 
 def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split: str = "paper", part: str = "test",
@@ -40,9 +40,8 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
     true = ds.keypoints[idx]
     # each checkpoint with the test-time augmentation its config asks for (tta.py; ``tta_views``
     # overrides the number of re-framing views), then averaged
-    if tta_views is not None:
-        models = [(net, {**m, "config": {**(m.get("config") or {}), "tta_views": tta_views}}) for net, m in models]
-    pred = np.mean([predict_crops(with_tta(net, m), ds.images[idx]) for net, m in models], axis=0)
+    pred = np.mean([predict_crops(with_tta(net, m, views=tta_views), ds.images[idx]) for net, m in models], axis=0)
+    settings = [tta_settings(m, views=tta_views) for _, m in models]
     result = {
         **summary(pred, true),
         "rmse_ffill": rmse(pred, forward_fill(ds.keypoints)[idx]),  # only to compare with the report's 2.1
@@ -51,8 +50,8 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
         "checkpoint": (str(resolve_checkpoint(paths[0])) if len(paths) == 1
                        else [str(resolve_checkpoint(p)) for p in paths]),
         "data": str(data), "data_hash": ds.data_hash,
-        "tta_flip": [bool((m.get("config") or {}).get("tta_flip", False)) for _, m in models],
-        "tta_views": [int((m.get("config") or {}).get("tta_views", 0)) for _, m in models],
+        "tta_flip": [flip for flip, _ in settings],
+        "tta_views": [views for _, views in settings],
     }
     if out_dir is not None:
         out = Path(out_dir)

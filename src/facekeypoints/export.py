@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .fileio import atomic_write, atomic_write_json
-from .tta import with_tta
+from .tta import tta_settings, with_tta
 
 
 def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None,
@@ -32,11 +32,8 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_t
     import onnx
 
     model, meta = load_checkpoint(model_path, "cpu")
-    if tta_views is not None:
-        meta = {**meta, "config": {**(meta.get("config") or {}), "tta_views": tta_views}}
-    wrapped = with_tta(model, meta, flip_tta)
-    flip_tta = bool(getattr(wrapped, "flip", False))
-    views = len(getattr(wrapped, "affines", ()))
+    flip_tta, views = tta_settings(meta, flip_tta, tta_views)
+    wrapped = with_tta(model, meta, flip_tta, views)
     size = meta["input"]["size"]
     out = Path(out).with_suffix(".onnx")
 

@@ -28,7 +28,7 @@ from .data.kaggle import DataError
 from .detect import Calibration, HaarDetector, read_image
 from .geometry import crop_face, template_framing
 from .keypoints import KEYPOINT_NAMES
-from .tta import with_tta
+from .tta import tta_settings, with_tta
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -69,8 +69,7 @@ class KeypointDetector:
             from .data.kaggle import cache_dir
             from .export import export_onnx
 
-            views = int((meta.get("config") or {}).get("tta_views", 0))
-            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}.onnx"
+            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{tta_settings(meta)[1]}.onnx"
             if not onnx_path.exists():
                 export_onnx(name_or_path, onnx_path, flip_tta=False)
         elif backend != "torch":

@@ -71,11 +71,16 @@ class TestTimeAugment(nn.Module):
         return total / (1 + len(self.affines))
 
 
-def with_tta(model: nn.Module, meta: dict[str, Any], flip: bool | None = None) -> nn.Module:
-    """Wrap ``model`` as its checkpoint's config asks (``flip`` overrides ``tta_flip``); bare if neither."""
-    cfg = meta.get("config", {}) or {}
-    flip = bool(cfg.get("tta_flip", False)) if flip is None else flip
-    views = int(cfg.get("tta_views", 0))
+def tta_settings(meta: dict[str, Any], flip: bool | None = None, views: int | None = None) -> tuple[bool, int]:
+    """``(flip, views)`` a checkpoint's config asks for; ``flip``/``views`` given here override it."""
+    cfg = meta.get("config") or {}
+    return (bool(cfg.get("tta_flip", False)) if flip is None else flip,
+            int(cfg.get("tta_views", 0)) if views is None else views)
+
+
+def with_tta(model: nn.Module, meta: dict[str, Any], flip: bool | None = None, views: int | None = None) -> nn.Module:
+    """Wrap ``model`` as its checkpoint's config asks (``flip``/``views`` override it); bare if neither."""
+    flip, views = tta_settings(meta, flip, views)
     if not flip and not views:
         return model
     return TestTimeAugment(model, flip, views).eval()
