@@ -90,7 +90,6 @@ def strip_aux(model, meta: dict):
 
 def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     """Fit the confidence on the val part; report its calibration error on the test part."""
-    from facekeypoints.augment import unflip_keypoints
     from facekeypoints.confidence import confidence, expected_calibration_error, fit
     from facekeypoints.data import load_training, make_split
     from facekeypoints.predict import KeypointDetector
@@ -101,8 +100,7 @@ def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     parts = {}
     for part in ("val", "test"):
         idx = split[part]
-        a = det._raw(ds.images[idx])  # the model (with its views) on the crops and on their mirrors
-        b = unflip_keypoints(torch.from_numpy(det._raw(ds.images[idx][:, :, ::-1].copy())), 96).numpy()
+        a, b = det.flip_pair(ds.images[idx])  # the model (with its views) on the crops and their mirrors
         points, d = 0.5 * (a + b), np.linalg.norm(a - b, axis=-1)
         err = np.linalg.norm(points - ds.keypoints[idx], axis=-1)
         parts[part] = (d, err)

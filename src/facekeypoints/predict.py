@@ -89,10 +89,15 @@ class KeypointDetector:
         """Keypoints ``(N, 15, 2)`` (crop pixels) and confidences ``(N, 15)`` for uint8 crops ``(N, 96, 96)``."""
         if len(crops) == 0:
             return np.zeros((0, 15, 2), np.float32), np.zeros((0, 15), np.float32)
-        a = self._raw(crops)
-        b = unflip_keypoints(torch.from_numpy(self._raw(crops[:, :, ::-1])), self.size).numpy()
+        a, b = self.flip_pair(crops)
         d = np.sqrt(((a - b) ** 2).sum(-1))  # flip disagreement, crop pixels
         return 0.5 * (a + b), confidence(d, self.meta.get("confidence")).astype(np.float32)
+
+    def flip_pair(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's points on the crops and on their mirror images (left/right swapped back)."""
+        a = self._raw(crops)
+        b = unflip_keypoints(torch.from_numpy(self._raw(crops[:, :, ::-1])), self.size).numpy()
+        return a, b
 
     def _predict_framed(self, gray: np.ndarray, framings: list) -> tuple[np.ndarray, np.ndarray]:
         crops = [crop_face(gray, s, t, self.size) for s, t in framings]
