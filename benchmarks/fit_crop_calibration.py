@@ -1,11 +1,18 @@
-"""Fit the detector-box -> crop calibration on annotated faces (training part only).
+"""Fit a detector's detection -> crop framing on annotated faces (never on test faces).
 
-    python benchmarks/fit_crop_calibration.py --src ../shared/data/youtube-faces-68 --data data/yt15
+    python benchmarks/fit_crop_calibration.py --detector yunet \\
+        --src ../shared/data/youtube-faces-68 --data data/yt15 \\
+        --extra ../shared/data/wild-68 data/wild68
 
-For every face of the YT15 `paper` split's *train* part, the Haar box that overlaps the
-face's 68-point box most is compared with the framing `data convert` used for it, giving
-k = scale * box_width and the crop centre's place in the box (u, v). Medians are written to
-src/facekeypoints/assets/calibration_haar.json with their spread and the detection rate.
+For every face of the YT15 `paper` split's *train* part (and every face of each ``--extra``
+source, which is training data only), the detection that overlaps the face's 68-point box
+most is compared with the framing `data convert` used for that face:
+
+- box: k = scale * box width and the crop centre's place in the box (u, v), medians;
+- landmarks (YuNet): each of the 5 points mapped into the training crop; their medians are
+  ``template5``, where the pipeline puts the detector's 5 points (least squares).
+
+Writes src/facekeypoints/assets/calibration_DETECTOR.json with spreads and detection counts.
 """
 
 from __future__ import annotations
@@ -19,41 +26,66 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import HaarDetector, box_iou, read_image
+from facekeypoints.detect import box_iou, create_detector, read_image
 from facekeypoints.fileio import atomic_write_json
+
+ASSETS = Path(__file__).parents[1] / "src/facekeypoints/assets"
+
+
+def _measure(det, src: str, data: str, only_train: bool) -> tuple[list, list, int]:
+    meta = pd.read_csv(Path(data) / "meta.csv", keep_default_na=False)
+    keep = set(meta["source"])
+    if only_train:
+        ds = load_training(data)
+        keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)["train"]])
+    framing = meta.set_index("source")[["scale", "shift_x", "shift_y"]]
+    boxes_rows, lm_rows, missed = [], [], 0
+    for face in iter_faces(src):
+        if face.name not in keep:
+            continue
+        found = det(read_image(face.read(), face.name, color=True))
+        lm = np.r_[face.points.min(0), face.points.max(0)]
+        if len(found) == 0 or box_iou(found.boxes, lm).max() < 0.2:
+            missed += 1
+            continue
+        i = int(np.argmax(box_iou(found.boxes, lm)))
+        x1, y1, x2, y2 = found.boxes[i]
+        s, tx, ty = framing.loc[face.name]
+        cx, cy = (47.5 - tx) / s, (47.5 - ty) / s  # source point at the crop centre
+        boxes_rows.append((s * (x2 - x1), (cx - x1) / (x2 - x1), (cy - y1) / (y2 - y1)))
+        if np.isfinite(found.landmarks[i]).all():
+            lm_rows.append(found.landmarks[i] * s + np.array([tx, ty]))
+    return boxes_rows, lm_rows, missed
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--detector", default="yunet", help="yunet or haar (default: yunet)")
     ap.add_argument("--src", required=True, help="68-point source folder (the one `data convert` read)")
-    ap.add_argument("--data", required=True, help="its converted folder (training.csv + meta.csv)")
-    ap.add_argument("--out", default=str(Path(__file__).parents[1] / "src/facekeypoints/assets/calibration_haar.json"))
+    ap.add_argument("--data", required=True, help="its converted folder (training.csv + meta.csv); train part used")
+    ap.add_argument("--extra", nargs=2, action="append", default=[], metavar=("SRC", "DATA"),
+                    help="another source and its converted folder, used whole (training data only)")
+    ap.add_argument("--out", help="default: src/facekeypoints/assets/calibration_DETECTOR.json")
     args = ap.parse_args()
 
-    ds = load_training(args.data)
-    meta = pd.read_csv(Path(args.data) / "meta.csv", keep_default_na=False)
-    train = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)["train"]])
-    framing = meta.set_index("source")[["scale", "shift_x", "shift_y"]]
-    det = HaarDetector()
-    rows, missed = [], 0
-    for face in iter_faces(args.src):
-        if face.name not in train:
-            continue
-        boxes, _ = det(read_image(face.read(), face.name))
-        lm = np.r_[face.points.min(0), face.points.max(0)]
-        if len(boxes) == 0 or box_iou(boxes, lm).max() < 0.2:
-            missed += 1
-            continue
-        x1, y1, x2, y2 = boxes[np.argmax(box_iou(boxes, lm))]
-        s, tx, ty = framing.loc[face.name]
-        cx, cy = (47.5 - tx) / s, (47.5 - ty) / s  # source point at the crop centre
-        rows.append((s * (x2 - x1), (cx - x1) / (x2 - x1), (cy - y1) / (y2 - y1)))
+    det = create_detector(args.detector)
+    rows, lms, missed = _measure(det, args.src, args.data, only_train=True)
+    used = [f"{args.data} paper split, train part"]
+    for src, data in args.extra:
+        r, m, x = _measure(det, src, data, only_train=False)
+        rows, lms, missed = rows + r, lms + m, missed + x
+        used.append(f"{data} (all)")
     r = np.array(rows)
     fit = {"k": float(np.median(r[:, 0])), "u": float(np.median(r[:, 1])), "v": float(np.median(r[:, 2])),
            "iqr": {n: float(np.subtract(*np.percentile(r[:, i], [75, 25]))) for i, n in enumerate("kuv")},
-           "faces_used": len(rows), "faces_missed": missed, "detector": "haar frontalface_default",
-           "fitted_on": f"{args.data} paper split, train part", "command": "benchmarks/fit_crop_calibration.py"}
-    atomic_write_json(args.out, fit)
+           "faces_used": len(rows), "faces_missed": missed, "detector": args.detector,
+           "fitted_on": "; ".join(used), "command": "benchmarks/fit_crop_calibration.py"}
+    if lms:
+        t5 = np.median(np.stack(lms), 0)
+        fit["template5"] = [[round(float(x), 3), round(float(y), 3)] for x, y in t5]
+        fit["template5_iqr_px"] = float(np.median(np.subtract(*np.percentile(np.stack(lms), [75, 25], axis=0))))
+    out = args.out or ASSETS / f"calibration_{args.detector}.json"
+    atomic_write_json(out, fit)
     print(json.dumps(fit, indent=2))
 
 

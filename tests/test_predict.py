@@ -10,7 +10,8 @@ from PIL import Image
 from facekeypoints.checkpoint import save_checkpoint
 from facekeypoints.cli import main
 from facekeypoints.data import DataError
-from facekeypoints.detect import Calibration, read_image
+from facekeypoints.detect import YUNET_SHA256, Framer, create_detector, read_image
+from facekeypoints.fileio import sha256_file
 from facekeypoints.keypoints import KEYPOINT_NAMES
 from facekeypoints.models import create_model
 from facekeypoints.predict import KeypointDetector, expand_inputs
@@ -79,11 +80,47 @@ def test_huge_image_header_is_refused_before_decoding():
         read_image(png, "bomb.png")
 
 
-def test_calibration_maps_a_box_to_the_crop_centre():
-    c = Calibration(k=90.0, u=0.5, v=0.5)
-    s, t = c.framing(np.array([100, 200, 190, 290]))
-    assert s == pytest.approx(1.0)
-    assert np.allclose(s * np.array([145, 245]) + t, [47.5, 47.5])
+def test_framer_maps_a_box_to_the_crop_centre():
+    m = Framer(k=90.0, u=0.5, v=0.5).framing(np.array([100, 200, 190, 290]))
+    assert m[0, 0] == pytest.approx(1.0) and m[0, 1] == 0 and m[1, 0] == 0
+    assert np.allclose(m[:, :2] @ [145, 245] + m[:, 2], [47.5, 47.5])
+
+
+def test_framer_puts_the_five_landmarks_on_the_template_also_when_tilted():
+    t5 = ((30.0, 38.0), (64.0, 38.0), (47.0, 57.0), (34.0, 72.0), (62.0, 72.0))
+    angle = np.radians(20)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    src = (np.array(t5) - 48) @ rot.T * 3.0 + [400, 300]  # the template, 3x larger, turned 20 degrees
+    box = np.r_[src.min(0) - 50, src.max(0) + 50]
+    upright = Framer(90, 0.5, 0.5, t5, rotate=True).framing(box, src)
+    assert np.allclose(src @ upright[:, :2].T + upright[:, 2], t5, atol=1e-6)
+    axis = Framer(90, 0.5, 0.5, t5, rotate=False).framing(box, src)
+    assert axis[0, 1] == 0 and axis[0, 0] == pytest.approx(1 / 3 * np.cos(angle), rel=1e-6)
+    # no landmarks (Haar), or NaN ones: the box decides
+    assert np.allclose(Framer(90, 0.5, 0.5, t5).framing(box, np.full((5, 2), np.nan)),
+                       Framer(90, 0.5, 0.5).framing(box))
+
+
+def test_vendored_yunet_is_the_upstream_file():
+    from importlib import resources
+
+    with resources.as_file(resources.files("facekeypoints") / "assets" / "yunet_2023mar_int8bq.onnx") as p:
+        assert p.stat().st_size == 122_489 and sha256_file(p) == YUNET_SHA256
+
+
+def test_yunet_finds_a_real_face_with_five_landmarks_in_order(face_photo):
+    bgr = read_image(face_photo, color=True)
+    found = create_detector("yunet")(bgr)
+    assert len(found) >= 1 and found.scores[0] >= 0.6
+    x1, y1, x2, y2 = found.boxes[0]
+    re, le, nose, mr, ml = found.landmarks[0]
+    assert x1 < re[0] < le[0] < x2 and y1 < re[1] < nose[1] < mr[1] < y2  # subject's right eye = image left
+    assert mr[0] < ml[0]
+    # gray in, same faces; every detector keeps the same interface
+    assert len(create_detector("yunet")(read_image(face_photo))) == len(found)
+    assert create_detector("haar")(bgr).landmarks.shape[1:] == (5, 2)
+    with pytest.raises(ValueError, match="unknown detector"):
+        create_detector("mtcnn")
 
 
 def test_expand_inputs_folders_globs_and_missing(tmp_path):
@@ -131,7 +168,7 @@ def test_box_iou_by_hand():
 
 
 def test_onnx_backend_agrees_with_torch(face_photo, tiny_model):
-    a = KeypointDetector.from_pretrained(tiny_model)(face_photo)
+    a = KeypointDetector.from_pretrained(tiny_model, backend="torch")(face_photo)
     b = KeypointDetector.from_pretrained(tiny_model, backend="onnx")(face_photo)
     assert len(a) == len(b) >= 1
     for name in KEYPOINT_NAMES:

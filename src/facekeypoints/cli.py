@@ -122,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", help="write here instead of stdout")
     r.add_argument("--save-images", metavar="DIR", help="also save annotated images to DIR")
     r.add_argument("--names", action="store_true", help="with --save-images: write keypoint names too")
-    r.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="model runtime (default: torch)")
-    r.add_argument("--smooth", type=float, default=0.0, metavar="ALPHA",
-                   help="video: blend each point with the previous frame's (0 = off, 0.5 = strong)")
+    _add_pipeline_args(r)
+    r.add_argument("--smooth", type=_fraction, default=0.0, metavar="ALPHA",
+                   help="video: blend each point with the previous frame's, 0 <= ALPHA < 1 (0 = off, 0.5 = strong)")
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
     x.add_argument("--model", default="default",
@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--model", default="default",
                     help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="port, 1..65535 (default: 8000)")
+    _add_pipeline_args(sv)
 
     rp = sub.add_parser("report", help="one self-contained HTML page about a training run")
     rp.add_argument("run_dir", help="a run folder (runs/train/NAME)")
@@ -161,6 +162,47 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list registered models and recipes")
     m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
     return p
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0 <= value < 1")
+    return v
+
+
+def _score(text: str) -> float:
+    """An argparse type: a detector score in [0, 1]."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0..1")
+    return v
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)")
+    return int(text)
+
+
+def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
+    """Options of the photo pipeline, shared by predict and serve."""
+    r.add_argument("--detector", default="yunet", choices=("yunet", "haar"),
+                   help="face detector: yunet (OpenCV's YuNet, bundled) or haar (OpenCV's cascade) (default: yunet)")
+    r.add_argument("--min-score", type=_score, metavar="S",
+                   help="report only faces the detector scores at least S, 0..1 (default: 0.6 for yunet)")
+    r.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="model runtime: onnx (onnxruntime), torch, or auto = onnx on the CPU, torch on a GPU "
+                        "(default: auto)")
+    r.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
 
 
 def _need(value: str | None, what: str) -> str:
@@ -253,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
             args.paths = [str(sample_path())]
             print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
         summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
-                              args.smooth)
+                              args.smooth, args.detector, args.min_score, args.device)
         if args.output:
             atomic_write_text(args.output, buf.getvalue())
         print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "
@@ -289,7 +331,8 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "serve":
         from .serve import serve
 
-        serve(args.model, args.host, args.port)
+        serve(args.model, args.host, args.port, detector=args.detector, min_score=args.min_score,
+              backend=args.backend, device=args.device)
         return 0
     if args.mode == "report":
         from .report import write_report

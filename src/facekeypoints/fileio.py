@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes and content hashes."""
+"""Small file helpers shared by every layer: input errors, the cache folder, image file
+types, atomic writes and content hashes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,21 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# Every still-image type OpenCV decodes here (folder scans and `predict` take the same set).
+IMAGE_EXTS: frozenset[str] = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".sr", ".ras", ".jp2", ".hdr", ".pic", ".pfm", ".avif",
+})
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, row and field."""
+
+
+def cache_dir() -> Path:
+    """Where parsed arrays and exported graphs are kept: ``$FACEKEYPOINTS_CACHE`` or ``~/.cache/facekeypoints``."""
+    return Path(os.environ.get("FACEKEYPOINTS_CACHE", Path.home() / ".cache" / "facekeypoints"))
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -1,8 +1,9 @@
-"""Face framing: fit a scale + shift onto a template, and crop a 96x96 face with it.
+"""Face framing: fit a scale + shift (or a similarity) onto a template, and crop a face with it.
 
-Crops are axis-aligned (no rotation), so a crop framed from a detector box at
-inference sees faces the way the training crops showed them. A point ``p`` of the
-source image lands at ``scale * p + shift`` in the crop.
+Training crops (``data convert``) are axis-aligned: a point ``p`` of the source image lands
+at ``scale * p + shift`` in the crop. At inference a framing is a ``(2, 3)`` affine matrix
+``M`` (``crop = M @ [p, 1]``), so it may also turn a tilted face upright; points found in
+the crop go back through ``invert_affine(M)``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ def template_framing(keypoints15: np.ndarray) -> tuple[float, np.ndarray]:
     return fit_scale_shift(np.asarray(keypoints15)[idx], dst)
 
 
+def template_matrix(keypoints15: np.ndarray, rotate: bool = False) -> np.ndarray:
+    """``template_framing`` as a ``(2, 3)`` matrix; ``rotate`` also turns the face upright (a similarity)."""
+    if not rotate:
+        return scale_shift_matrix(*template_framing(keypoints15))
+    idx = [INDEX[n] for n in KAGGLE_TEMPLATE]
+    return fit_similarity(np.asarray(keypoints15)[idx], np.array(list(KAGGLE_TEMPLATE.values())))
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 grayscale."""
     if image.dtype == np.uint16:
@@ -57,31 +66,67 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return image[..., 0]
 
 
-def crop_face(gray: np.ndarray, scale: float, shift: np.ndarray, size: int = 96) -> np.ndarray:
-    """Cut the ``size x size`` crop ``x_crop = scale * x_src + shift`` from a grayscale image.
+def scale_shift_matrix(scale: float, shift: np.ndarray) -> np.ndarray:
+    """The ``(2, 3)`` matrix of ``x_crop = scale * x_src + shift``."""
+    tx, ty = np.asarray(shift, np.float64)
+    return np.array([[scale, 0.0, tx], [0.0, scale, ty]])
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (scale, rotation, shift) ``(2, 3)`` with ``M @ [src, 1] ~ dst``."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    sc, dc = src - src.mean(0), dst - dst.mean(0)
+    denom = float((sc**2).sum())
+    if not np.isfinite(denom) or denom <= 1e-9:
+        raise ValueError("degenerate keypoints: cannot fit a framing")
+    a = float((sc * dc).sum() / denom)  # s cos
+    b = float((sc[:, 0] * dc[:, 1] - sc[:, 1] * dc[:, 0]).sum() / denom)  # s sin
+    if a <= 0:
+        raise ValueError("keypoints are mirrored or collapsed: cannot fit a framing")
+    rot = np.array([[a, -b], [b, a]])
+    return np.c_[rot, dst.mean(0) - rot @ src.mean(0)]
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """The inverse of a ``(2, 3)`` affine matrix."""
+    return cv2.invertAffineTransform(np.asarray(m, np.float64))
+
+
+def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Points ``(..., 2)`` through a ``(2, 3)`` affine matrix."""
+    m = np.asarray(m, np.float64)
+    return np.asarray(points, np.float64) @ m[:, :2].T + m[:, 2]
+
+
+def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96) -> np.ndarray:
+    """Cut the ``size x size`` crop ``x_crop = M @ [x_src, 1]`` from an image (``M`` is ``(2, 3)``).
 
     Only the region the crop needs is touched. Strong downscales go through Gaussian
     pyramid halvings first (anti-aliasing; pyrDown maps x to x / 2 exactly), then one
     bilinear warp. Outside the image is black, as Kaggle-style padding.
     """
-    shift = np.asarray(shift, np.float64)
-    # Source region the crop covers, with a margin for the filters.
-    lo = (-shift - 1) / scale
-    hi = (size - shift) / scale
+    m = np.asarray(m, np.float64)
+    corners = apply_affine(np.array([[-1, -1], [size, -1], [-1, size], [size, size]], np.float64), invert_affine(m))
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     margin = 4.0 / scale + 4
-    x0, y0 = (np.floor(lo - margin)).astype(int)
-    x1, y1 = (np.ceil(hi + margin)).astype(int)
-    h, w = gray.shape[:2]
+    x0, y0 = np.floor(corners.min(0) - margin).astype(int)
+    x1, y1 = np.ceil(corners.max(0) + margin).astype(int)
+    h, w = image.shape[:2]
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if cx1 <= cx0 or cy1 <= cy0:
-        return np.zeros((size, size), np.uint8)
-    roi = gray[cy0:cy1, cx0:cx1]
-    s, t = scale, shift + scale * np.array([cx0, cy0])  # now maps roi coordinates
-    while s < 0.5 and min(roi.shape[:2]) >= 4:
+        return np.zeros((size, size, *image.shape[2:]), np.uint8)
+    roi = image[cy0:cy1, cx0:cx1]
+    a, t = m[:, :2].copy(), m[:, 2] + m[:, :2] @ np.array([cx0, cy0])  # now maps roi coordinates
+    while scale < 0.5 and min(roi.shape[:2]) >= 4:
         roi = cv2.pyrDown(roi)
-        s *= 2.0
-    m = np.array([[s, 0.0, t[0]], [0.0, s, t[1]]])
-    return cv2.warpAffine(roi, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        a, scale = a * 2.0, scale * 2.0
+    return cv2.warpAffine(roi, np.c_[a, t], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
+
+
+def crop_face(gray: np.ndarray, scale: float, shift: np.ndarray, size: int = 96) -> np.ndarray:
+    """Cut the ``size x size`` crop ``x_crop = scale * x_src + shift`` (see ``crop_affine``)."""
+    return crop_affine(gray, scale_shift_matrix(scale, shift), size)
 
 
 def apply_framing(points: np.ndarray, scale: float, shift: np.ndarray, size: int = 96) -> np.ndarray:

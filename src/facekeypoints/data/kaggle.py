@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -21,17 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fileio import atomic_write, atomic_write_json, sha256_file
+from ..fileio import DataError, atomic_write, atomic_write_json, cache_dir, sha256_file
 from ..keypoints import COLUMNS, NUM_KEYPOINTS
 
 IMAGE_SIZE = 96
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 CACHE_VERSION = 1
 MAX_COORD = 1e4  # a label further than this from a 96x96 image is a broken value, not a point
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file, row and field."""
 
 
 @dataclass
@@ -192,11 +187,6 @@ def parse_test_csv(raw: bytes, name: str = "test.csv") -> tuple[np.ndarray, np.n
 
 
 # --------------------------------------------------------------------------- cache
-def cache_dir() -> Path:
-    """Where parsed arrays are kept: ``$FACEKEYPOINTS_CACHE`` or ``~/.cache/facekeypoints``."""
-    return Path(os.environ.get("FACEKEYPOINTS_CACHE", Path.home() / ".cache" / "facekeypoints"))
-
-
 def content_hash(path: Path) -> str:
     """sha256 of a file, memoised by (path, size, mtime) so unchanged files are not re-read."""
     st = path.stat()

@@ -24,9 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .kaggle import DataError
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+from ..fileio import IMAGE_EXTS, DataError
 
 
 @dataclass
