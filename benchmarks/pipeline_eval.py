@@ -4,13 +4,16 @@
         --data data/yt15 --peer-python /work/peers-venv/bin/python
 
 For every face of the YT15 `paper` split's test part (``--part all``: every face of the
-source, e.g. for detection rates on wild-68), the original image goes through
-``KeypointDetector`` (Haar detection, calibrated box framing, model, then ``refine``
-re-framing passes, mapping back). A face counts as detected when a box overlaps its
-68-point box with IoU >= 0.2; its NME is computed in original-image pixels against the 15
-keypoints mapped from its 68 (normalised by the outer-eye-corner distance). The same model
-on the ideal crops of ``data convert`` (framed from the true landmarks) shows what the
-framing costs.
+source, e.g. for detection rates on wild-68), the original image file goes through
+``KeypointDetector`` once per ``--variants`` entry ``DETECTOR:FRAMING:REFINE``: detector
+``yunet`` or ``haar``; framing ``lm`` (scale + shift from the 5 landmarks), ``rot`` (the same
+with rotation) or ``box`` (the calibrated box); ``REFINE`` re-framing passes. A face counts as
+detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in
+original-image pixels against the 15 keypoints mapped from its 68 (normalised by the
+outer-eye-corner distance); boxes that overlap no annotated face are counted as extra boxes
+(often real faces nobody annotated). Times are per image from the file's bytes (decode
+included; model load reported apart). The same model on the ideal crops of ``data convert``
+(framed from the true landmarks) shows what the framing costs.
 
 With ``--peer-python`` (a venv with ``pip install mediapipe==0.10.14``, the ``[peers]`` extra;
 it cannot share a venv with opencv-python-headless), the same images go through MediaPipe's
@@ -34,7 +37,7 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import box_iou, read_image
+from facekeypoints.detect import Framer, box_iou, read_image
 from facekeypoints.fileio import atomic_write_json
 from facekeypoints.inference import device_name
 from facekeypoints.keypoints import KEYPOINT_NAMES, map_68_to_15
@@ -70,6 +73,14 @@ def _match(faces_pts: list[np.ndarray], boxes: np.ndarray, truth68: np.ndarray) 
     return faces_pts[int(np.argmax(iou))] if iou.max() >= 0.2 else None
 
 
+def _extra(boxes: np.ndarray, truth68: np.ndarray) -> int:
+    """Boxes that overlap no annotated face (IoU < 0.2 with its 68-point box)."""
+    if len(boxes) == 0:
+        return 0
+    lm_box = np.r_[truth68.min(0), truth68.max(0)]
+    return int((box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), lm_box) < 0.2).sum())
+
+
 def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float]) -> dict:
     found = [i for i, p in enumerate(preds) if p is not None]
     nme = nme_per_face(np.array([preds[i] for i in found]).reshape(-1, 15, 2),
@@ -92,7 +103,9 @@ def main() -> None:
     ap.add_argument("--src", required=True, help="68-point source folder")
     ap.add_argument("--data", help="its converted folder (needed for --part test)")
     ap.add_argument("--part", default="test", choices=("test", "all"), help="YT15 paper test part, or every face")
-    ap.add_argument("--refine", default="0,1", help="re-framing passes to compare (default: 0,1)")
+    ap.add_argument("--variants", default="haar:box:1,yunet:lm:0,yunet:lm:1,yunet:rot:1",
+                    help="DETECTOR:FRAMING:REFINE entries to compare, comma-separated "
+                         "(default: haar:box:1,yunet:lm:0,yunet:lm:1,yunet:rot:1)")
     ap.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="model runtime (default: onnx)")
     ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
@@ -120,22 +133,31 @@ def main() -> None:
         if args.limit and len(files) >= args.limit:
             break
     truths = [map_68_to_15(p) for p in truths68]
-    grays = [read_image(f) for f in files]
+    raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(files), "source": args.src, "part": args.part, "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
 
-    for refine in (int(r) for r in args.refine.split(",")):
-        det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=refine)
-        det.detect_gray(grays[0])  # warm-up
-        preds, ms = [], []
-        for gray, t68 in zip(grays, truths68, strict=True):
+    for variant in args.variants.split(","):
+        detector, framing, refine = variant.split(":")
+        t0 = time.perf_counter()
+        det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
+                                               detector=detector, rotate=framing == "rot")
+        load_ms = 1000 * (time.perf_counter() - t0)
+        if framing == "box":
+            f = det.framer
+            det.framer = Framer(f.k, f.u, f.v) if detector != "haar" else Framer.load("haar")
+        det(raws[0])  # warm-up
+        preds, ms, extra = [], [], 0
+        for raw, t68 in zip(raws, truths68, strict=True):
             t0 = time.perf_counter()
-            faces = det.detect_gray(gray)
+            faces = det(raw)
             ms.append(1000 * (time.perf_counter() - t0))
             pts = [np.array([[f["keypoints"][n]["x"], f["keypoints"][n]["y"]] for n in KEYPOINT_NAMES]) for f in faces]
-            preds.append(_match(pts, np.array([f["box"] for f in faces]), t68))
-        result[f"ours_refine{refine}"] = _score(preds, truths, ms)
+            boxes = np.array([f["box"] for f in faces]).reshape(-1, 4)
+            preds.append(_match(pts, boxes, t68))
+            extra += _extra(boxes, t68)
+        result[f"ours_{variant}"] = {**_score(preds, truths, ms), "extra_boxes": extra, "load_ms": load_ms}
     if args.part == "test":
         ideal = evaluate(args.model, args.data, "paper", plots=False)
         result["ours_ideal_crops"] = {k: ideal[k] for k in ("rmse", "nme", "failure_rate", "n_faces")}
@@ -147,14 +169,17 @@ def main() -> None:
         subprocess.run([args.peer_python, str(worker), str(lst), str(tmp / "peer.json")], check=True,
                        stderr=subprocess.DEVNULL)
         peer = json.loads((tmp / "peer.json").read_text())
-        preds, ms = [], []
+        preds, ms, extra = [], [], 0
         for rec, t68 in zip(peer["images"], truths68, strict=True):
             pts = [np.stack([np.mean(np.array(f)[list(MEDIAPIPE_TO_15[n])], 0) for n in KEYPOINT_NAMES])
                    for f in rec["faces"]]
             boxes = np.array([np.r_[np.min(f, 0), np.max(f, 0)] for f in rec["faces"]]).reshape(-1, 4)
             preds.append(_match(pts, boxes, t68))
-            ms.append(rec["ms"])
-        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms)}
+            ms.append(rec["ms_total"])
+            extra += _extra(boxes, t68)
+        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms),
+                                         "extra_boxes": extra, "load_ms": peer["load_ms"],
+                                         "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}
     result["python"] = sys.version.split()[0]
     print(json.dumps(result))
     if args.out:
