@@ -37,7 +37,7 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import Framer, box_iou, read_image
+from facekeypoints.detect import Framer, box_iou
 from facekeypoints.fileio import atomic_write_json
 from facekeypoints.inference import device_name
 from facekeypoints.keypoints import KEYPOINT_NAMES, map_68_to_15

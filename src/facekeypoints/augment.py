@@ -57,6 +57,35 @@ def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Genera
     return a, flip
 
 
+_INDEX_CACHE: dict[tuple[tuple[int, ...], torch.device], torch.Tensor] = {}
+
+
+def index_on(index: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``index`` as a long tensor on ``device``, copied there once (later calls need no host copy)."""
+    key = (tuple(index), torch.device(device))
+    if key not in _INDEX_CACHE:
+        _INDEX_CACHE[key] = torch.tensor(key[0], dtype=torch.long, device=key[1])
+    return _INDEX_CACHE[key]
+
+
+def invert_affines(a: torch.Tensor) -> torch.Tensor:
+    """Inverses of pixel-space affines ``(..., 3, 3)`` (last row 0 0 1), in closed form.
+
+    Elementwise arithmetic on the affines' own device: unlike ``torch.linalg.inv`` it never
+    waits for the GPU to report a singular matrix.
+    """
+    a00, a01, a02 = a[..., 0, 0], a[..., 0, 1], a[..., 0, 2]
+    a10, a11, a12 = a[..., 1, 0], a[..., 1, 1], a[..., 1, 2]
+    det = a00 * a11 - a01 * a10
+    i00, i01, i10, i11 = a11 / det, -a01 / det, -a10 / det, a00 / det
+    zero, one = torch.zeros_like(det), torch.ones_like(det)
+    return torch.stack([
+        torch.stack([i00, i01, -(i00 * a02 + i01 * a12)], -1),
+        torch.stack([i10, i11, -(i10 * a02 + i11 * a12)], -1),
+        torch.stack([zero, zero, one], -1),
+    ], -2)
+
+
 def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, flip: torch.Tensor,
          flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply pixel-space affines to images ``(B, 1, H, W)`` and keypoints ``(B, K, 2)``.
@@ -67,8 +96,7 @@ def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, fl
     out = warp_images(images, affine)
     # Keypoints: forward map, then swap left/right for flipped faces.
     kp = keypoints @ affine[:, :2, :2].transpose(1, 2) + affine[:, None, :2, 2]
-    perm = torch.tensor(flip_idx, device=kp.device)
-    kp = torch.where(flip[:, None, None], kp[:, perm], kp)
+    kp = torch.where(flip[:, None, None], kp[:, index_on(flip_idx, kp.device)], kp)
     outside = ((kp < 0) | (kp[..., :1] > w - 1) | (kp[..., 1:] > h - 1)).any(-1, keepdim=True)
     return out, kp.masked_fill(outside, float("nan"))
 
@@ -77,15 +105,17 @@ def warp_images(images: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
     """Images ``(B, 1, H, W)`` moved by pixel-space affines ``(B, 3, 3)`` or one for all ``(1, 3, 3)``
     (a point p lands at A p)."""
     h, w = images.shape[-2:]
-    # grid_sample wants, per output pixel, where to read in normalised input coords.
-    to_norm = torch.tensor([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1]],
-                           device=images.device, dtype=affine.dtype)
-    theta = (to_norm @ torch.linalg.inv(affine) @ torch.linalg.inv(to_norm))[:, :2].to(images.dtype)
+    # grid_sample wants, per output pixel, where to read in normalised input coords n = p / s - 1,
+    # s = ((W - 1) / 2, (H - 1) / 2): with B = A^-1, n_in = B' n_out + c, written out per element.
+    b = invert_affines(affine.to(images.device))[:, :2].to(images.dtype)  # (N, 2, 3)
+    sx, sy = (w - 1) / 2, (h - 1) / 2
+    b00, b01, b02, b10, b11, b12 = (b[:, i, j].view(-1, 1, 1) for i in range(2) for j in range(3))
     # The sampling grid, by broadcasting: F.affine_grid is many times slower on CPU.
     xs = torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype).view(1, 1, w)
     ys = torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype).view(1, h, 1)
-    t = theta.reshape(-1, 6, 1, 1)
-    grid = torch.stack([t[:, 0] * xs + t[:, 1] * ys + t[:, 2], t[:, 3] * xs + t[:, 4] * ys + t[:, 5]], -1)
+    gx = b00 * xs + (b01 * sy / sx) * ys + (b00 + b01 * sy / sx + b02 / sx - 1)
+    gy = (b10 * sx / sy) * xs + b11 * ys + (b10 * sx / sy + b11 + b12 / sy - 1)
+    grid = torch.stack([gx, gy], -1)
     grid = grid.expand(images.shape[0], -1, -1, -1)  # (B, H, W, 2); traced, so ONNX keeps the batch dynamic
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
@@ -127,6 +157,6 @@ def flip_images(images: torch.Tensor) -> torch.Tensor:
 
 def unflip_keypoints(keypoints: torch.Tensor, width: int) -> torch.Tensor:
     """Map predictions on mirrored images back: swap pairs, x -> W - 1 - x."""
-    kp = keypoints[:, list(FLIP_IDX)].clone()
+    kp = keypoints[:, index_on(FLIP_IDX, keypoints.device)].clone()
     kp[..., 0] = (width - 1) - kp[..., 0]
     return kp

@@ -46,6 +46,8 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast for forward/backward on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model (falls back to eager if compilation fails)
     eval_batch_size: int = 512
+    save_every: int = 10  # write the resume point every N epochs ...
+    save_every_s: float = 60.0  # ... or once this many seconds have passed (and at the end, and on SIGINT/SIGTERM)
 
 
 RECIPES: dict[str, dict[str, Any]] = {

@@ -8,27 +8,29 @@ point, rewritten atomically after every epoch), ``model.safetensors`` + ``model.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from .augment import AugmentConfig, augment_batch
+from .augment import AugmentConfig, augment_batch, index_on, unflip_keypoints
 from .checkpoint import load_state, save_checkpoint, save_state
 from .config import TrainConfig, config_dict, config_from_dict
 from .data import load_training, make_split
 from .fileio import atomic_write_json
-from .inference import device_name, pick_device, predict_crops
+from .inference import device_name, pick_device
 from .keypoints import FLIP_IDX, IBUG68_FLIP_IDX, NUM_KEYPOINTS
-from .metrics import forward_fill, rmse
+from .metrics import forward_fill
 from .models import create_model
 
 
@@ -77,6 +79,73 @@ def lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> floa
     return cfg.lr
 
 
+class EMA(torch.nn.Module):
+    """Exponential moving average of a model's weights and buffers, on the model's device.
+
+    The first update copies the model; later ones move towards it by ``1 - decay`` (one fused
+    ``_foreach_lerp_`` over the float tensors). The update count is kept in Python too, so an
+    update never reads a number back from the GPU. State dict keys match ``AveragedModel``'s.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        super().__init__()
+        if not 0 <= decay <= 1:
+            raise ValueError(f"ema={decay}: choose a decay in 0..1")
+        self.module = copy.deepcopy(model).requires_grad_(False)
+        self.decay, self.updates = decay, 0
+        device = next(model.parameters()).device
+        self.register_buffer("n_averaged", torch.zeros((), dtype=torch.long, device=device))
+
+    @torch.no_grad()
+    def update_parameters(self, model: torch.nn.Module) -> None:
+        mine = [*self.module.parameters(), *self.module.buffers()]
+        theirs = [t.detach() for t in (*model.parameters(), *model.buffers())]
+        if self.updates == 0:
+            torch._foreach_copy_(mine, theirs)
+        else:
+            floats = [i for i, t in enumerate(mine) if t.is_floating_point()]
+            torch._foreach_lerp_([mine[i] for i in floats], [theirs[i] for i in floats], 1 - self.decay)
+            for a, b in zip(mine, theirs, strict=True):
+                if not a.is_floating_point():
+                    a.copy_(b)  # counters (BatchNorm's num_batches_tracked) follow the model
+        self.n_averaged += 1
+        self.updates += 1
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        out = super().load_state_dict(state_dict, strict, assign)
+        self.updates = int(self.n_averaged)  # once, when a run resumes
+        return out
+
+
+class _Interrupt:
+    """SIGINT/SIGTERM during training: finish the epoch, save the resume point, stop.
+
+    A second signal stops at once (Python's default handling).
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name}: saving the resume point at the end of this epoch "
+              "(send it again to stop at once)", file=sys.stderr)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+
 class _AllPoints(torch.nn.Module):
     """Calls ``forward_all`` (every predicted point), so DDP sees it as the forward pass."""
 
@@ -118,6 +187,31 @@ def _finish_distributed(world: int) -> None:
 
         tdist.barrier()
         tdist.destroy_process_group()
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, images: torch.Tensor, keypoints: torch.Tensor, batch_size: int,
+             flip: bool = False) -> torch.Tensor:
+    """RMSE over present labels, as a 0-d tensor on the data's device (no per-batch host copies).
+
+    ``images`` ``(N, 96, 96)`` uint8 and ``keypoints`` ``(N, 15, 2)`` (NaN = missing), both on the
+    model's device; ``flip`` also averages with the mirrored crops' answers.
+    """
+    was_training = model.training
+    model.eval()
+    sq = torch.zeros((), device=images.device, dtype=torch.float64)
+    n = torch.zeros((), device=images.device, dtype=torch.float64)
+    for i in range(0, len(images), batch_size):
+        x = images[i : i + batch_size].unsqueeze(1).float()
+        pred = model(x).float()
+        if flip:
+            pred = 0.5 * (pred + unflip_keypoints(model(x.flip(-1)).float(), x.shape[-1]))
+        err = (pred - keypoints[i : i + batch_size]) ** 2
+        ok = torch.isfinite(err)
+        sq += torch.where(ok, err, torch.zeros_like(err)).sum()
+        n += ok.sum()
+    model.train(was_training)
+    return torch.sqrt(sq / n.clamp(min=1))
 
 
 def _with_points68(ds, targets: np.ndarray) -> np.ndarray:
@@ -226,9 +320,10 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         more_targets = _with_points68(more, more.keypoints) if aux else more.keypoints
         y_train = torch.cat([y_train, torch.from_numpy(more_targets)])
     flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
-    x_val, y_val = images[split["val"]], ds.keypoints[split["val"]]
+    x_val, y_val = images[split["val"]].to(device), torch.from_numpy(ds.keypoints[split["val"]]).to(device)
     # The whole training set lives on the device as uint8 (~22 MB for YT15): no per-batch copies.
     x_train, y_train = x_train.to(device), y_train.to(device)
+    index_on(flip_idx, device)  # the left/right permutation, copied to the device once, before any step
     if not resume and main_rank:
         atomic_write_json(run_dir / "config.json", config_dict(cfg))
         atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
@@ -244,7 +339,7 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + rank) if cfg.augment else None
     aug_cfg = AugmentConfig()
     # EMA of the weights (and BN statistics); it is what gets validated and saved.
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    ema = EMA(model, cfg.ema) if cfg.ema else None
     history: list[dict[str, Any]] = []
     start_epoch = 0
     state_path = run_dir / "state.safetensors"
@@ -270,6 +365,8 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     total_steps = cfg.epochs * steps_per_epoch
     bar = tqdm(range(start_epoch, cfg.epochs), desc="train", unit="epoch", disable=not progress,
                initial=start_epoch, total=cfg.epochs, file=sys.stderr)
+    last_save_epoch, last_save_t = start_epoch, time.monotonic()
+    interrupt = _Interrupt().__enter__() if main_rank else _Interrupt()
     for epoch in bar:
         # ---- one epoch of optimisation
         t0 = time.perf_counter()
@@ -305,19 +402,30 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
 
             tdist.all_reduce(loss_sum)
             loss_sum /= world
+        stopping = (stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs) \
+            or _broadcast(interrupt.requested, world)
         if main_rank:
             final = ema.module if ema is not None else model
-            val_pred = predict_crops(final, x_val, cfg.eval_batch_size, flip_tta=cfg.tta_flip)
+            val_rmse = validate(final, x_val, y_val, cfg.eval_batch_size, cfg.tta_flip)
             history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
-                            "val_rmse": rmse(val_pred, y_val), "lr": opt.param_groups[0]["lr"],
+                            "val_rmse": float(val_rmse), "lr": opt.param_groups[0]["lr"],
                             "time_s": time.perf_counter() - t0})
             bar.set_postfix(loss=f"{history[-1]['train_loss']:.3g}", val_rmse=f"{history[-1]['val_rmse']:.3f}")
-            tensors, info = _pack_state(model, opt, gen, ema, aug_gen)
-            save_state(state_path, tensors, {**info, "epoch": epoch + 1, "history": history})
-            atomic_write_json(run_dir / "history.json", history)
-        if stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs:
+            # The resume point: every save_every epochs or save_every_s seconds, at the end, and when stopping.
+            if (epoch + 1 - last_save_epoch >= cfg.save_every or time.monotonic() - last_save_t >= cfg.save_every_s
+                    or epoch + 1 == cfg.epochs or stopping):
+                tensors, info = _pack_state(model, opt, gen, ema, aug_gen)
+                save_state(state_path, tensors, {**info, "epoch": epoch + 1, "history": history})
+                atomic_write_json(run_dir / "history.json", history)
+                last_save_epoch, last_save_t = epoch + 1, time.monotonic()
+        if stopping:
+            interrupt.__exit__()
             _finish_distributed(world)
+            if interrupt.requested:
+                raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}, resume point saved; continue with: "
+                                        f"facekeypoints train --resume {run_dir}")
             return run_dir
+    interrupt.__exit__()
 
     # ---- final weights, then the honest test evaluation (rank 0)
     if not main_rank:

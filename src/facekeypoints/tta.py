@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .augment import flip_images, unflip_keypoints, warp_images
+from .augment import flip_images, invert_affines, unflip_keypoints, warp_images
 
 # (scale, rotation in degrees, shift x, shift y in pixels) of each extra view, in pairs that
 # mirror each other; `tta_views=N` uses the first N. Sizes chosen on the YT15 validation faces
@@ -30,14 +30,15 @@ VIEWS: tuple[tuple[float, float, float, float], ...] = (
 )
 
 
-def view_affine(scale: float, degrees: float, dx: float, dy: float, size: int) -> torch.Tensor:
+def view_affine(scale: float, degrees: float, dx: float, dy: float, size: int,
+                device: torch.device | str = "cpu") -> torch.Tensor:
     """The 3x3 pixel-space matrix of one view: about the crop centre, then shifted."""
     c = (size - 1) / 2
     a = math.radians(degrees)
     cos, sin = scale * math.cos(a), scale * math.sin(a)
     return torch.tensor([[cos, -sin, c + dx - (cos * c - sin * c)],
                          [sin, cos, c + dy - (sin * c + cos * c)],
-                         [0.0, 0.0, 1.0]])
+                         [0.0, 0.0, 1.0]], device=device)
 
 
 class TestTimeAugment(nn.Module):
@@ -51,10 +52,12 @@ class TestTimeAugment(nn.Module):
             raise ValueError(f"tta_views={views}: choose 0..{len(VIEWS)}")
         self.model, self.flip = model, flip
         size = model.input_size
-        mats = [view_affine(*v, size) for v in VIEWS[:views]]
-        self.register_buffer("affines", torch.stack(mats) if mats else torch.zeros(0, 3, 3), persistent=False)
-        self.register_buffer("inverses", torch.linalg.inv(self.affines) if mats else torch.zeros(0, 3, 3),
-                             persistent=False)
+        # The views live where the model does (made once, here; .to() moves them with it).
+        device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
+        mats = [view_affine(*v, size, device) for v in VIEWS[:views]]
+        affines = torch.stack(mats) if mats else torch.zeros(0, 3, 3, device=device)
+        self.register_buffer("affines", affines, persistent=False)
+        self.register_buffer("inverses", invert_affines(affines), persistent=False)
         self.input_size, self.input_mean, self.input_std = size, model.input_mean, model.input_std
 
     def _one(self, x: torch.Tensor) -> torch.Tensor:
