@@ -45,6 +45,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions: ~1.5x faster on CPU here, same numbers
     amp: bool = False  # bf16 autocast for forward/backward on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model (falls back to eager if compilation fails)
+    sync_debug: bool = False  # CUDA: raise on any host sync inside a training step (a check, not for speed)
     eval_batch_size: int = 512
     save_every: int = 10  # write the resume point every N epochs ...
     save_every_s: float = 60.0  # ... or once this many seconds have passed (and at the end, and on SIGINT/SIGTERM)

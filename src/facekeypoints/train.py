@@ -373,6 +373,8 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         model.train()
         perm = torch.randperm(len(x_train), generator=gen).to(device)
         loss_sum = torch.zeros((), device=device)  # summed on device: no per-step host sync
+        if cfg.sync_debug and device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("error")  # any host sync in the steps below raises
         for b in range(steps_per_epoch):
             step = epoch * steps_per_epoch + b
             for g in opt.param_groups:
@@ -396,6 +398,8 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
             if ema is not None:
                 ema.update_parameters(model)
             loss_sum += loss.detach()
+        if cfg.sync_debug and device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
         # ---- validate, log, save the resume point (rank 0)
         if world > 1:
             import torch.distributed as tdist
