@@ -62,6 +62,7 @@ def main() -> None:
     if args.calibrate_on:
         info["confidence"], report = calibrate(model, {**metas[0], "config": info.get("config"), "confidence": None},
                                                args.calibrate_on)
+    info["training_faces"] = sorted({f for m in metas for f in m.get("training_faces", [])})
     out = save_checkpoint(bundled_path(args.name).with_suffix(".safetensors"), model, name,
                           {**info, "bundled_as": args.name, "source_checkpoints": args.checkpoints},
                           dtype=torch.float16)

@@ -19,7 +19,8 @@ def test_device_session_script_dry_runs_on_the_cpu(tmp_path):
     (tmp_path / "data" / "training.csv").write_bytes(kaggle_csv_bytes(imgs, kps))
     out = tmp_path / "out"
     env = {**os.environ, "DEVICE": "cpu", "EPOCHS": "1", "RECIPES": "tiny", "SEEDS": "0 1", "BENCH_RECIPE": "tiny",
-           "DATA": str(tmp_path / "data"), "OUT": str(out), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+           "DATA": str(tmp_path / "data"), "OUT": str(out),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     proc = subprocess.run(["bash", "benchmarks/device_session.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -167,11 +167,10 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
     (b) includes what ``train`` always does: per-epoch validation and resume checkpoints.
     """
     from .config import make_config
-    from .data import load_training, make_split
     from .evaluate import evaluate
     from .inference import pick_device, predict_crops
-    from .metrics import forward_fill, rmse
-    from .train import train
+    from .metrics import rmse
+    from .train import load_train_data, train
 
     dev = pick_device(device)
     base = {"data": data, "device": str(dev)}
@@ -186,9 +185,8 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
     if beyond:
         raise ValueError(f"benchmark train: recipe {recipe!r} uses {', '.join(beyond)}, which the plain loop "
                          "does not follow; compare plain recipes (paper, tiny)")
-    ds = load_training(data)
-    split = make_split(len(ds), cfg.split, cfg.split_seed, ds.identities)
-    targets = forward_fill(ds.keypoints) if cfg.missing == "ffill" else ds.keypoints
+    prepared = load_train_data(cfg)  # the same faces and targets train() reads
+    ds, split = prepared.ds, prepared.split
     test = split["test"]
 
     def sync() -> None:
@@ -197,7 +195,7 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
 
     sync()
     t0 = time.perf_counter()
-    plain = _plain_loop(cfg, ds.images[split["train"]], targets[split["train"]], dev)
+    plain = _plain_loop(cfg, prepared.x_train.numpy(), prepared.y_train.numpy(), dev)
     sync()
     baseline_s = time.perf_counter() - t0
     baseline_rmse = rmse(predict_crops(plain, ds.images[test]), ds.keypoints[test])

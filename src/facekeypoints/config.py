@@ -10,45 +10,54 @@ from __future__ import annotations
 
 import ast
 import difflib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from .data.splits import SPLITS
+from .tta import VIEWS
+
+
+def _key(default: Any, *, choices: tuple[str, ...] | None = None, lo: float | None = None,
+         hi: float | None = None) -> Any:
+    """A config field with its allowed values declared beside its default."""
+    return field(default=default, metadata={"choices": choices, "lo": lo, "hi": hi})
 
 
 @dataclass
 class TrainConfig:
     # ---- data
     data: str = ""  # Kaggle-layout folder, training.csv or zip (see `facekeypoints data`)
-    split: str = "paper"  # split protocol (data/splits.py)
+    split: str = _key("paper", choices=SPLITS)  # split protocol (data/splits.py)
     split_seed: int = 0  # fixed across recipes so every run is scored on the same test faces
     extra_data: str = ""  # more Kaggle-layout sets, comma-separated: all their faces join training only
     # ---- model
     model: str = "paper"  # registry name (`facekeypoints models`)
     # ---- optimisation
-    epochs: int = 50
-    batch_size: int = 256
-    lr: float = 1e-3
-    optimizer: str = "adam"  # adam | adamw
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # constant | cosine | onecycle (per step; warm-up first)
-    warmup_epochs: float = 0.0  # linear warm-up (onecycle uses 30% of the run when this is 0)
-    loss: str = "mse"  # mse | l1 | wing (on pixel coordinates, present labels only)
-    missing: str = "masked"  # masked: loss on present labels | ffill: the report's forward fill
+    epochs: int = _key(50, lo=1)
+    batch_size: int = _key(256, lo=1)
+    lr: float = _key(1e-3, lo=0.0)
+    optimizer: str = _key("adam", choices=("adam", "adamw"))
+    weight_decay: float = _key(0.0, lo=0.0)
+    schedule: str = _key("constant", choices=("constant", "cosine", "onecycle"))  # per step; warm-up first
+    warmup_epochs: float = _key(0.0, lo=0.0)  # linear warm-up (onecycle uses 30% of the run when this is 0)
+    loss: str = _key("mse", choices=("mse", "l1", "wing"))  # on pixel coordinates, present labels only
+    missing: str = _key("masked", choices=("masked", "ffill"))  # masked: loss on present labels | ffill: the report's
     augment: bool = False  # flip/rotate/scale/shift + photometric, on the training device (augment.py)
-    aux68: float = 0.0  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
-    ema: float = 0.0  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are the ones saved
+    aux68: float = _key(0.0, lo=0.0)  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
+    ema: float = _key(0.0, lo=0.0, hi=1.0)  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are saved
     tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference
-    tta_views: int = 0  # also average over this many fixed small re-framings of the crop (tta.py; 0..8)
+    tta_views: int = _key(0, lo=0, hi=len(VIEWS))  # also average over this many fixed small re-framings (tta.py)
     # ---- run
     seed: int = 0  # training seed (init, shuffling, dropout)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # CPU threads for torch; 0 = torch's default
+    threads: int = _key(0, lo=0)  # CPU threads for torch; 0 = torch's default
     channels_last: bool = True  # NHWC convolutions: ~1.5x faster on CPU here, same numbers
     amp: bool = False  # bf16 autocast for forward/backward on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model (falls back to eager if compilation fails)
     sync_debug: bool = False  # CUDA: raise on any host sync inside a training step (a check, not for speed)
-    eval_batch_size: int = 512
-    save_every: int = 10  # write the resume point every N epochs ...
-    save_every_s: float = 60.0  # ... or once this many seconds have passed (and at the end, and on SIGINT/SIGTERM)
+    eval_batch_size: int = _key(512, lo=1)
+    save_every: int = _key(10, lo=1)  # write the resume point every N epochs ...
+    save_every_s: float = _key(60.0, lo=0.0)  # ... or once this many seconds passed (also at the end, on SIGINT)
 
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -80,12 +89,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "tiny": dict(model="paper_tiny", epochs=2, batch_size=32, lr=3e-3, missing="masked"),
 }
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": ("adam", "adamw"),
-    "schedule": ("constant", "cosine", "onecycle"),
-    "loss": ("mse", "l1", "wing"),
-    "missing": ("masked", "ffill"),
-}
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
 def _coerce(key: str, text: Any, default: Any) -> Any:
@@ -102,23 +106,30 @@ def _coerce(key: str, text: Any, default: Any) -> Any:
         value = float(value)
     if not isinstance(value, type(default)):
         raise ValueError(f"{key}={value!r}: expected {type(default).__name__}")
-    if key in CHOICES and value not in CHOICES[key]:
-        raise ValueError(f"{key}={value!r}: choose from {CHOICES[key]}")
+    meta = _FIELDS[key].metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ValueError(f"{key}={value!r}: choose from {meta['choices']}")
+    if meta.get("lo") is not None and value < meta["lo"] or meta.get("hi") is not None and value > meta["hi"]:
+        lo, hi = meta.get("lo"), meta.get("hi")
+        raise ValueError(f"{key}={value!r}: choose a value " + (f"in {lo}..{hi}" if hi is not None else f">= {lo}"))
     return value
+
+
+def _checked(values: dict[str, Any], base: TrainConfig) -> TrainConfig:
+    """``base`` with ``values`` applied; unknown keys, wrong types and out-of-range values are errors."""
+    known = {f.name: getattr(base, f.name) for f in fields(TrainConfig)}
+    for key in values:
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1)
+            raise ValueError(f"unknown config key {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
+    return replace(base, **{k: _coerce(k, v, known[k]) for k, v in values.items()})
 
 
 def make_config(recipe: str = "paper", **overrides: Any) -> TrainConfig:
     """A recipe with overrides applied (strings are parsed, everything is type-checked)."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
-    defaults = TrainConfig()
-    known = {f.name: getattr(defaults, f.name) for f in fields(TrainConfig)}
-    merged = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-    for key in merged:
-        if key not in known:
-            near = difflib.get_close_matches(key, known, n=1)
-            raise ValueError(f"unknown config key {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
-    return replace(defaults, **{k: _coerce(k, v, known[k]) for k, v in merged.items()})
+    return _checked({**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}, TrainConfig())
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:
@@ -136,6 +147,12 @@ def config_dict(cfg: TrainConfig) -> dict[str, Any]:
     return asdict(cfg)
 
 
-def config_from_dict(d: dict[str, Any]) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in known})
+def config_from_dict(d: dict[str, Any], strict: bool = True) -> TrainConfig:
+    """A config read back (a run's ``config.json``, a checkpoint's ``config``), checked like overrides.
+
+    ``strict=False`` skips keys this version does not know (reading older or newer checkpoints).
+    """
+    if not strict:
+        known = {f.name for f in fields(TrainConfig)}
+        d = {k: v for k, v in d.items() if k in known}
+    return _checked(d, TrainConfig())

@@ -38,6 +38,11 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
     seed = seeds.pop()
     idx = make_split(len(ds), split, seed, ds.identities)[part]
     true = ds.keypoints[idx]
+    learnt = set().union(*(m.get("training_faces", []) for _, m in models))
+    seen = sum(f in learnt for f in ds.fingerprints(idx)) if learnt else 0
+    if seen:
+        print(f"warning: {seen} of {len(idx)} evaluated faces were training faces of the model; "
+              "these figures are not a test", file=sys.stderr)
     # each checkpoint with the test-time augmentation its config asks for (tta.py; ``tta_views``
     # overrides the number of re-framing views), then averaged
     pred = np.mean([predict_crops(with_tta(net, m, views=tta_views), ds.images[idx]) for net, m in models], axis=0)
@@ -50,6 +55,7 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
         "checkpoint": (str(resolve_checkpoint(paths[0])) if len(paths) == 1
                        else [str(resolve_checkpoint(p)) for p in paths]),
         "data": str(data), "data_hash": ds.data_hash,
+        "seen_in_training": seen,  # evaluated faces the model trained on (0 for an honest test)
         "tta_flip": [flip for flip, _ in settings],
         "tta_views": [views for _, views in settings],
     }
@@ -86,4 +92,7 @@ def format_table(m: dict[str, Any]) -> str:
         "  per keypoint RMSE (px):",
     ]
     lines += [f"    {k:<26} {v:.3f}" for k, v in m["per_keypoint_rmse"].items()]
+    if m.get("seen_in_training"):
+        lines.append(f"  WARNING: {m['seen_in_training']} of {m['n_faces']} faces were training faces of this model: "
+                     "not a test")
     return "\n".join(lines)

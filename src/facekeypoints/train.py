@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from tqdm import tqdm
 from .augment import AugmentConfig, augment_batch, index_on, unflip_keypoints
 from .checkpoint import load_state, save_checkpoint, save_state
 from .config import TrainConfig, config_dict, config_from_dict
-from .data import load_training, make_split
+from .data import KeypointDataset, load_training, make_split
 from .fileio import atomic_write_json
 from .inference import device_name, pick_device
 from .keypoints import FLIP_IDX, IBUG68_FLIP_IDX, NUM_KEYPOINTS
@@ -123,8 +124,8 @@ class _Interrupt:
     A second signal stops at once (Python's default handling).
     """
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, enabled: bool = True):
+        self.requested, self.enabled = False, enabled
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
@@ -135,7 +136,7 @@ class _Interrupt:
             signal.signal(sig, old)
 
     def __enter__(self) -> _Interrupt:
-        if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+        if self.enabled and threading.current_thread() is threading.main_thread():  # only there can it catch them
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
@@ -157,36 +158,62 @@ class _AllPoints(torch.nn.Module):
         return self.model.forward_all(x)
 
 
-def _init_distributed(cfg: TrainConfig) -> tuple[int, int]:
-    """Join the process group torchrun set up; ``(rank, world_size)``, ``(0, 1)`` when alone."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    import torch.distributed as tdist
+class Distributed:
+    """Rank, world size and the few collective calls ``train`` needs; a no-op when alone.
 
-    if not tdist.is_initialized():
-        use_nccl = torch.cuda.is_available() and cfg.device != "cpu"
-        tdist.init_process_group("nccl" if use_nccl else "gloo")
-    return tdist.get_rank(), tdist.get_world_size()
+    Under torchrun (``WORLD_SIZE > 1``) it joins the process group: every rank trains on a
+    share of each batch through DistributedDataParallel; rank 0 alone validates and writes files.
+    """
 
+    def __init__(self, cfg: TrainConfig):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = 0
+        if self.world > 1:
+            import torch.distributed as tdist
 
-def _broadcast(value: Any, world: int) -> Any:
-    """Rank 0's ``value`` on every rank."""
-    if world <= 1:
-        return value
-    import torch.distributed as tdist
+            self.tdist = tdist
+            if not tdist.is_initialized():
+                tdist.init_process_group("nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo")
+            self.rank, self.world = tdist.get_rank(), tdist.get_world_size()
+        self.main = self.rank == 0
 
-    box = [value]
-    tdist.broadcast_object_list(box, src=0)
-    return box[0]
+    def device(self, cfg: TrainConfig) -> torch.device:
+        device = pick_device(cfg.device)
+        if self.world > 1 and device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return device
 
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank."""
+        if self.world <= 1:
+            return value
+        box = [value]
+        self.tdist.broadcast_object_list(box, src=0)
+        return box[0]
 
-def _finish_distributed(world: int) -> None:
-    if world > 1:
-        import torch.distributed as tdist
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        if self.world > 1:
+            self.tdist.all_reduce(t)
+            t /= self.world
+        return t
 
-        tdist.barrier()
-        tdist.destroy_process_group()
+    def wrap(self, net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        if self.world <= 1:
+            return net
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def share(self, idx: torch.Tensor) -> torch.Tensor | None:
+        """This rank's part of a batch's indices; None when the batch is too small to share."""
+        if self.world > 1 and len(idx) < self.world:
+            return None
+        return idx[self.rank :: self.world]
+
+    def finish(self) -> None:
+        if self.world > 1:
+            self.tdist.barrier()
+            self.tdist.destroy_process_group()
 
 
 @torch.no_grad()
@@ -214,10 +241,51 @@ def validate(model: torch.nn.Module, images: torch.Tensor, keypoints: torch.Tens
     return torch.sqrt(sq / n.clamp(min=1))
 
 
-def _with_points68(ds, targets: np.ndarray) -> np.ndarray:
-    """Targets ``(N, 15, 2)`` followed by the set's 68 points ``(N, 68, 2)`` (NaN when it has none)."""
-    pts = ds.extra.get("points68", np.full((len(ds), 68, 2), np.nan, np.float32))
-    return np.concatenate([targets, pts], axis=1)
+@dataclass
+class TrainData:
+    """What training reads, on the CPU: training faces (the split's train part plus every
+    ``extra_data`` set) and targets (15 points, then the 68 with ``aux68``), validation and test
+    indices into ``ds``, the flip permutation of all targets, and the training faces' ids."""
+
+    ds: KeypointDataset
+    split: dict[str, np.ndarray]
+    x_train: torch.Tensor  # (N, 96, 96) uint8
+    y_train: torch.Tensor  # (N, 15 [+ 68], 2) float32, NaN = missing
+    flip_idx: tuple[int, ...]
+    seen: list[str]
+
+
+def load_train_data(cfg: TrainConfig) -> TrainData:
+    """Load ``cfg.data`` (and ``cfg.extra_data``), split it and build the training targets."""
+    if not cfg.data:
+        raise ValueError("no training data: pass data=PATH (a Kaggle-layout folder, training.csv or zip)")
+    ds = load_training(cfg.data)
+    split = make_split(len(ds), cfg.split, cfg.split_seed, ds.identities)
+    aux = cfg.aux68 > 0
+    if aux and "points68" not in ds.extra:
+        raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`); "
+                         "pass aux68=0 to train without them")
+
+    def targets(d: KeypointDataset, ffill: bool) -> np.ndarray:
+        # The report forward-filled missing labels over the CSV rows before splitting.
+        kp = forward_fill(d.keypoints) if ffill else d.keypoints
+        if not aux:
+            return kp
+        # Auxiliary supervision: the 68 source points ride along as targets 15..82 (NaN where unknown).
+        pts = d.extra.get("points68", np.full((len(d), 68, 2), np.nan, np.float32))
+        return np.concatenate([kp, pts], axis=1)
+
+    tr = split["train"]
+    xs, ys = [ds.images[tr]], [targets(ds, cfg.missing == "ffill")[tr]]
+    seen = ds.fingerprints(tr)  # recorded in the checkpoint: evaluate warns about these faces
+    for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
+        more = load_training(extra)  # extra sets only ever add training faces
+        xs.append(more.images)
+        ys.append(targets(more, False))
+        seen += more.fingerprints()
+    flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
+    return TrainData(ds, split, torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)),
+                     flip_idx, sorted(set(seen)))
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
@@ -274,69 +342,53 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     """Train a model; returns the run folder. ``resume=RUN_DIR`` continues an interrupted run.
 
     ``stop_after=N`` stops after N epochs of this call, exactly as an interruption would
-    (no final weights); ``resume`` then continues to the same result.
+    (no final weights); ``resume`` then continues to the same result. SIGINT/SIGTERM while it
+    runs: the epoch finishes, the resume point is saved, and ``KeyboardInterrupt`` says how to go on.
     """
-    # ---- set-up: config, run folder, data, split
+    with _Interrupt(enabled=os.environ.get("RANK", "0") == "0") as interrupt:
+        return _train(cfg, run_dir, resume, runs_root, name, progress, evaluate_test, stop_after, interrupt)
+
+
+def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Path | None, runs_root: str | Path,
+           name: str | None, progress: bool, evaluate_test: bool, stop_after: int | None,
+           interrupt: _Interrupt) -> Path:
+    # ---- set-up: config, data, then the run folder (made only once the run can start)
     if resume is not None:
         run_dir = Path(resume)
-        cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+        cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()), strict=True)
     elif cfg is None:
         raise ValueError("train() needs a config or resume=RUN_DIR")
-    if not cfg.data:
-        raise ValueError("no training data: pass data=PATH (a Kaggle-layout folder, training.csv or zip)")
-    # Under torchrun (WORLD_SIZE > 1): DistributedDataParallel, each rank a share of every batch;
-    # rank 0 alone validates and writes files.
-    rank, world = _init_distributed(cfg)
-    main_rank = rank == 0
-    if run_dir is None:
-        run_dir = next_run_dir(runs_root, name or "run") if main_rank else None
-        run_dir = _broadcast(run_dir, world)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    dist = Distributed(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    device = dist.device(cfg)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-
-    ds = load_training(cfg.data)
-    split = make_split(len(ds), cfg.split, cfg.split_seed, ds.identities)
-    # The report forward-filled missing labels over the CSV rows before splitting.
-    targets = forward_fill(ds.keypoints) if cfg.missing == "ffill" else ds.keypoints
-    images = torch.from_numpy(ds.images)  # (N, 96, 96) uint8, stays uint8 until a batch is cut
-    # Auxiliary supervision: the 68 source points ride along as targets 15..82 (NaN where unknown).
-    aux = cfg.aux68 > 0
-    if aux and "points68" not in ds.extra:
-        raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`); "
-                         "pass aux68=0 to train without them")
-    if aux:
-        targets = _with_points68(ds, targets)
-    x_train, y_train = images[split["train"]], torch.from_numpy(targets[split["train"]])
-    for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
-        more = load_training(extra)  # extra sets only ever add training faces
-        x_train = torch.cat([x_train, torch.from_numpy(more.images)])
-        more_targets = _with_points68(more, more.keypoints) if aux else more.keypoints
-        y_train = torch.cat([y_train, torch.from_numpy(more_targets)])
-    flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
-    x_val, y_val = images[split["val"]].to(device), torch.from_numpy(ds.keypoints[split["val"]]).to(device)
-    # The whole training set lives on the device as uint8 (~22 MB for YT15): no per-batch copies.
-    x_train, y_train = x_train.to(device), y_train.to(device)
-    index_on(flip_idx, device)  # the left/right permutation, copied to the device once, before any step
-    if not resume and main_rank:
+    data = load_train_data(cfg)
+    ds, split = data.ds, data.split
+    if run_dir is None:
+        run_dir = dist.broadcast(next_run_dir(runs_root, name or "run") if dist.main else None)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and dist.main:
         atomic_write_json(run_dir / "config.json", config_dict(cfg))
         atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
                                                    "data_hash": ds.data_hash,
-                                                   "extra_train_faces": len(x_train) - len(split["train"]),
+                                                   "extra_train_faces": len(data.x_train) - len(split["train"]),
                                                    **{k: v.tolist() for k, v in split.items()}})
+    # Everything lives on the device as uint8 (~22 MB for YT15): no per-batch copies.
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    x_val = torch.from_numpy(ds.images[split["val"]]).to(device)
+    y_val = torch.from_numpy(ds.keypoints[split["val"]]).to(device)
+    index_on(data.flip_idx, device)  # the left/right permutation, copied to the device once, before any step
 
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    aux = cfg.aux68 > 0
     model_args = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
-    gen = torch.Generator().manual_seed(cfg.seed)  # batch order
-    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + rank) if cfg.augment else None
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batch order
+    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + dist.rank) if cfg.augment else None
     aug_cfg = AugmentConfig()
     # EMA of the weights (and BN statistics); it is what gets validated and saved.
     ema = EMA(model, cfg.ema) if cfg.ema else None
@@ -355,40 +407,36 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
         except Exception as e:  # noqa: BLE001 - torch.compile refused this platform: eager is always correct
             print(f"note: torch.compile unavailable ({e}); training eagerly", file=sys.stderr)
             # (errors raised later, while compiling the first step, are not caught: set compile=False)
+    net = dist.wrap(net, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    sync_check = cfg.sync_debug and device.type == "cuda"
 
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     bar = tqdm(range(start_epoch, cfg.epochs), desc="train", unit="epoch", disable=not progress,
                initial=start_epoch, total=cfg.epochs, file=sys.stderr)
     last_save_epoch, last_save_t = start_epoch, time.monotonic()
-    interrupt = _Interrupt().__enter__() if main_rank else _Interrupt()
     for epoch in bar:
-        # ---- one epoch of optimisation
+        # ---- one epoch of optimisation: no host sync inside a step (sync_debug=True proves it on CUDA)
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(x_train), generator=gen).to(device)
-        loss_sum = torch.zeros((), device=device)  # summed on device: no per-step host sync
-        if cfg.sync_debug and device.type == "cuda":
-            torch.cuda.set_sync_debug_mode("error")  # any host sync in the steps below raises
+        perm = torch.randperm(len(x_train), generator=gen, device="cpu").to(device)
+        loss_sum = torch.zeros((), device=device)  # summed on device
+        if sync_check:
+            torch.cuda.set_sync_debug_mode("error")
         for b in range(steps_per_epoch):
             step = epoch * steps_per_epoch + b
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, step, total_steps, steps_per_epoch)
-            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]  # this rank's share
-            if world > 1 and len(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]) < world:
+            idx = dist.share(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size])
+            if idx is None:
                 continue  # a last batch too small to give every rank a face
-            x = x_train[idx].to(device, non_blocking=True).unsqueeze(1).float()  # (B, 1, 96, 96)
-            x = x.contiguous(memory_format=fmt)
-            y = y_train[idx].to(device, non_blocking=True)  # (B, 15, 2)
+            x = x_train[idx].unsqueeze(1).float().contiguous(memory_format=fmt)  # (B, 1, 96, 96)
+            y = y_train[idx]  # (B, 15, 2), or (B, 15 + 68, 2) with aux68
             if cfg.augment:
-                x, y = augment_batch(x, y, aug_cfg, aug_gen, flip_idx)
+                x, y = augment_batch(x, y, aug_cfg, aug_gen, data.flip_idx)
             with autocast:
-                pred = net(x).float()  # (B, 15, 2), or (B, 15 + 68, 2) with aux68
+                pred = net(x).float()
             loss = masked_loss(pred[:, :NUM_KEYPOINTS], y[:, :NUM_KEYPOINTS], cfg.loss)
             if aux:
                 loss = loss + cfg.aux68 * masked_loss(pred[:, NUM_KEYPOINTS:], y[:, NUM_KEYPOINTS:], cfg.loss)
@@ -398,24 +446,19 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
             if ema is not None:
                 ema.update_parameters(model)
             loss_sum += loss.detach()
-        if cfg.sync_debug and device.type == "cuda":
+        if sync_check:
             torch.cuda.set_sync_debug_mode("default")
-        # ---- validate, log, save the resume point (rank 0)
-        if world > 1:
-            import torch.distributed as tdist
-
-            tdist.all_reduce(loss_sum)
-            loss_sum /= world
-        stopping = (stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs) \
-            or _broadcast(interrupt.requested, world)
-        if main_rank:
+        # ---- validate, log, and now and then save the resume point (rank 0)
+        dist.mean(loss_sum)
+        stopping = dist.broadcast(interrupt.requested) or (
+            stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs)
+        if dist.main:
             final = ema.module if ema is not None else model
             val_rmse = validate(final, x_val, y_val, cfg.eval_batch_size, cfg.tta_flip)
             history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
                             "val_rmse": float(val_rmse), "lr": opt.param_groups[0]["lr"],
                             "time_s": time.perf_counter() - t0})
             bar.set_postfix(loss=f"{history[-1]['train_loss']:.3g}", val_rmse=f"{history[-1]['val_rmse']:.3f}")
-            # The resume point: every save_every epochs or save_every_s seconds, at the end, and when stopping.
             if (epoch + 1 - last_save_epoch >= cfg.save_every or time.monotonic() - last_save_t >= cfg.save_every_s
                     or epoch + 1 == cfg.epochs or stopping):
                 tensors, info = _pack_state(model, opt, gen, ema, aug_gen)
@@ -423,28 +466,24 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
                 atomic_write_json(run_dir / "history.json", history)
                 last_save_epoch, last_save_t = epoch + 1, time.monotonic()
         if stopping:
-            interrupt.__exit__()
-            _finish_distributed(world)
+            dist.finish()
             if interrupt.requested:
                 raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}, resume point saved; continue with: "
                                         f"facekeypoints train --resume {run_dir}")
             return run_dir
-    interrupt.__exit__()
 
     # ---- final weights, then the honest test evaluation (rank 0)
-    if not main_rank:
-        _finish_distributed(world)
-        return run_dir
-    final = ema.module if ema is not None else model
-    save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {"model_args": model_args,
-        "config": config_dict(cfg), "data_hash": ds.data_hash,
-        "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
-        "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
-        "device_name": device_name(device), "world_size": world,
-    })
-    if evaluate_test:
-        from .evaluate import evaluate
+    if dist.main:
+        final = ema.module if ema is not None else model
+        save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {
+            "model_args": model_args, "config": config_dict(cfg), "data_hash": ds.data_hash,
+            "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
+            "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
+            "device_name": device_name(device), "world_size": dist.world, "training_faces": data.seen,
+        })
+        if evaluate_test:
+            from .evaluate import evaluate
 
-        evaluate(run_dir, cfg.data, cfg.split, out_dir=run_dir, dataset=ds)
-    _finish_distributed(world)
+            evaluate(run_dir, cfg.data, cfg.split, out_dir=run_dir, dataset=ds)
+    dist.finish()
     return run_dir

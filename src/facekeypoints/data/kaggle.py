@@ -10,6 +10,7 @@ arrays are cached, keyed by the source file's sha256, so a second load is fast.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import warnings
@@ -48,6 +49,17 @@ class KeypointDataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def fingerprints(self, idx: np.ndarray | None = None) -> list[str]:
+        """Short stable ids of faces (all, or ``idx``): of the source image for converted sets
+        (``meta.csv``'s ``source``), else of the pixels. Checkpoints record their training faces'
+        ids so ``evaluate`` can tell when it is shown faces the model learnt from."""
+        idx = np.arange(len(self)) if idx is None else np.asarray(idx)
+        if "sources" in self.extra:
+            keys = [f"src:{s}".encode() for s in self.extra["sources"][idx]]
+        else:
+            keys = [self.images[i].tobytes() for i in idx]
+        return [hashlib.sha1(k).hexdigest()[:12] for k in keys]
+
     def subset(self, idx: np.ndarray) -> KeypointDataset:
         return KeypointDataset(
             self.images[idx],
@@ -74,19 +86,7 @@ def read_source_bytes(path: str | Path, stem: str) -> tuple[bytes, str]:
 
     ``path`` may be a folder, the CSV, its zip, or the competition zip nesting the zip.
     """
-    path = Path(path)
-    if path.is_dir():
-        for cand in (f"{stem}.csv", f"{stem}.zip"):
-            if (path / cand).exists():
-                return read_source_bytes(path / cand, stem)
-        zips = sorted(path.glob("*.zip"))
-        for z in zips:
-            with zipfile.ZipFile(z) as zf:
-                if _find_member(zf, stem):
-                    return read_source_bytes(z, stem)
-        raise DataError(f"{path}: no {stem}.csv, {stem}.zip or competition zip holding them")
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
+    path = _source_file(Path(path), stem)
     if path.suffix.lower() != ".zip":
         return path.read_bytes(), str(path)
     data, name = path.read_bytes(), str(path)
@@ -206,22 +206,28 @@ def content_hash(path: Path) -> str:
 
 
 def _source_file(path: Path, stem: str) -> Path:
-    """The file on disk a load of ``stem`` reads (for hashing)."""
-    if path.is_dir():
-        for cand in (f"{stem}.csv", f"{stem}.zip"):
-            if (path / cand).exists():
-                return path / cand
-        for z in sorted(path.glob("*.zip")):
+    """The file on disk that holds ``stem`` (``training`` or ``test``): the path itself, or in a
+    folder ``STEM.csv``, ``STEM.zip`` or a zip holding them (the competition zip)."""
+    if not path.is_dir():
+        if not path.exists():
+            raise DataError(f"{path}: file not found")
+        return path
+    for cand in (f"{stem}.csv", f"{stem}.zip"):
+        if (path / cand).is_file():
+            return path / cand
+    for z in sorted(path.glob("*.zip")):
+        try:
             with zipfile.ZipFile(z) as zf:
                 if _find_member(zf, stem):
                     return z
-    return path
+        except zipfile.BadZipFile:
+            continue  # another zip in the folder, unreadable: not ours to judge here
+    raise DataError(f"{path}: no {stem}.csv, {stem}.zip or competition zip holding them in this folder "
+                    f"(get them with: kaggle competitions download -c facial-keypoints-detection)")
 
 
 def _cached(path: Path, stem: str, parse, use_cache: bool) -> tuple[dict[str, np.ndarray], str, str]:
     src = _source_file(path, stem)
-    if not src.exists():
-        raise DataError(f"{path}: no {stem} data found")
     digest = content_hash(src)
     cfile = cache_dir() / f"{stem}-{digest[:24]}-v{CACHE_VERSION}.npz"
     if use_cache and cfile.exists():
@@ -272,6 +278,8 @@ def _attach_meta(ds: KeypointDataset, meta_path: Path) -> None:
     if len(meta) != len(ds):
         raise DataError(f"{meta_path}: {len(meta)} rows but training.csv has {len(ds)}")
     ds.identities = meta["identity"].to_numpy(dtype=str)
+    if "source" in meta.columns:
+        ds.extra["sources"] = meta["source"].to_numpy(dtype=str)
     pcols = [f"{a}{i}" for i in range(68) for a in ("x", "y")]
     if all(c in meta.columns for c in pcols):
         pts = meta[pcols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
