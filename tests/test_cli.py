@@ -90,3 +90,18 @@ def test_evaluate_an_ensemble_of_two_checkpoints(kaggle_dir, tmp_path, capsys):
     assert main(["evaluate", "--model", runs[0], "--model", runs[1], "--data", str(kaggle_dir), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["model"] == "paper_tiny+paper_tiny" and len(m["checkpoint"]) == 2 and np.isfinite(m["rmse"])
+
+
+def test_cumulative_error_curve_is_drawn_even_when_every_face_fails(tmp_path):
+    """A weak model's faces all lie beyond 15% NME: the curve must still be on the chart, with a legend."""
+    import cv2
+
+    from facekeypoints.report import ced_curve
+
+    png = ced_curve(tmp_path / "ced.png", [0.3, 0.35, 0.4, None, 0.5], "tiny")
+    img = cv2.imread(str(png))
+    b, g, r = (img[..., i].astype(int) for i in range(3))
+    line = (abs(r - 31) < 30) & (abs(g - 119) < 30) & (abs(b - 180) < 30)  # matplotlib's first colour
+    assert line.sum() > 200
+    cols = np.nonzero(line.any(0))[0]
+    assert cols.max() - cols.min() > img.shape[1] / 3  # a curve across the plot, not a stub at its edge

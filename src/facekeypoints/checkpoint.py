@@ -68,6 +68,18 @@ def bundled_path(name: str) -> Path:
     return Path(__file__).parent / "assets" / f"{name}.json"
 
 
+def describe_bundled() -> list[dict[str, Any]]:
+    """Name, file size and the measured figures (docs/benchmarks.md) of each bundled model."""
+    rows = []
+    for name in BUNDLED:
+        meta = json.loads(bundled_path(name).read_text())
+        card = meta.get("measured", {})
+        rows.append({"name": name, "size_mb": bundled_path(name).with_suffix(".safetensors").stat().st_size / 1e6,
+                     "test_rmse": card.get("test_rmse", "?"), "cpu_ms_per_face": card.get("cpu_ms_per_face", "?"),
+                     "about": card.get("about", meta["model"])})
+    return rows
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """Accept a bundled name, a run folder, ``X.safetensors`` or ``X.json``; return the JSON path."""
     if str(path) in BUNDLED and not Path(path).exists():

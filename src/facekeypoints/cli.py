@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="metrics of a checkpoint on a split's test part")
     e.add_argument("--model", required=True, action="append",
-                   help="checkpoint: run folder, model.json or model.safetensors; repeat for an ensemble")
+                   help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors; "
+                        "repeat for an ensemble")
     e.add_argument("--data", default=_data_default(), help="Kaggle-layout folder, training.csv or zip")
     e.add_argument("--split", default="paper", help="split protocol (default: paper)")
     e.add_argument("--part", default="test", choices=("train", "val", "test"), help="which part (default: test)")
@@ -205,155 +206,182 @@ def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
     r.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
 
 
-def _need(value: str | None, what: str) -> str:
+def _need(value: str | None, flag: str = "--data PATH") -> str:
     if not value:
-        raise ValueError(f"no {what} given: pass --data PATH or set FACEKEYPOINTS_DATA")
+        raise ValueError(f"no data given: pass {flag} or set FACEKEYPOINTS_DATA")
     return value
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.mode == "data" and args.action == "convert":
-        from .data import convert_68
+# ---- one small handler per mode: parse nothing, print results, call the public Python API.
+def _data_convert(args: argparse.Namespace) -> int:
+    from .data import convert_68
 
-        s = convert_68(args.src, args.out_dir, progress=not args.quiet)
-        print(f"wrote {args.out_dir}/training.csv: {s['faces']} faces, {s['identities']} identities, "
-              f"{s['missing_keypoints']} keypoints outside the crop (missing)")
-        if s["skipped"]:
-            print(f"skipped {len(s['skipped'])} item(s):")
-            for item in s["skipped"]:
-                print(f"  {item['item']}: {item['reason']}")
-        return 0
-    if args.mode == "data" and args.action == "show":
-        import numpy as np
-
-        from .data import load_training
-        from .plots import face_grid
-
-        ds = load_training(_need(args.path, "data"))
-        pick = np.sort(np.random.default_rng(args.seed).choice(len(ds), min(args.n, len(ds)), replace=False))
-        titles = [str(ds.identities[i])[:16] if ds.identities is not None else f"row {i + 1}" for i in pick]
-        print(f"wrote {face_grid(args.output, ds.images[pick], ds.keypoints[pick], titles=titles)}")
-        return 0
-    if args.mode == "data" and args.action == "pack":
-        from .data import load_training
-        from .data.kaggle import save_packed
-
-        out = save_packed(load_training(args.path), args.output)
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-        return 0
-    if args.mode == "data" and args.action == "info":
-        from .data import load_training
-
-        ds = load_training(_need(args.path, "data"))
-        present = ~__import__("numpy").isnan(ds.keypoints[..., 0])
-        info = {"source": ds.source, "faces": len(ds), "data_hash": ds.data_hash,
-                "identities": None if ds.identities is None else int(len(set(ds.identities))),
-                "faces_with_all_15": int(present.all(1).sum()), "labels_present": int(present.sum())}
-        print(json.dumps(info) if args.json else "\n".join(f"{k:<18} {v}" for k, v in info.items()))
-        return 0
-    if args.mode == "train":
-        from .config import make_config, parse_overrides
-        from .train import train
-
-        if args.resume:
-            run_dir = train(resume=args.resume, progress=not args.quiet)
-        else:
-            over = parse_overrides(args.overrides)
-            over["data"] = _need(over.get("data") or args.data, "data")
-            if args.missing:
-                over["missing"] = args.missing
-            cfg = make_config(args.recipe, **over)
-            run_dir = train(cfg, runs_root=args.project, name=args.name or args.recipe, progress=not args.quiet)
-        metrics = run_dir / "metrics.json"
-        if metrics.exists():
-            from .evaluate import format_table
-
-            print(format_table(json.loads(metrics.read_text())))
-        print(f"run folder: {run_dir}")
-        return 0
-    if args.mode == "evaluate":
-        from .evaluate import evaluate, format_table
-
-        m = evaluate(args.model, _need(args.data, "data"), args.split, args.part, out_dir=args.out, device=args.device,
-                     tta_views=args.tta_views)
-        print(json.dumps(m) if args.json else format_table(m))
-        return 0
-    if args.mode == "submit":
-        from .submit import make_submission
-
-        sub_df = make_submission(args.model, args.test, args.lookup, args.output, args.device)
-        print(f"wrote {args.output}: {len(sub_df)} rows")
-        return 0
-    if args.mode == "predict":
-        from .fileio import atomic_write_text
-        from .predict import run_predict
-
-        buf = __import__("io").StringIO() if args.output else sys.stdout
-        if not args.paths:
-            from .sample import sample_path
-
-            args.paths = [str(sample_path())]
-            print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
-        summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
-                              args.smooth, args.detector, args.min_score, args.device)
-        if args.output:
-            atomic_write_text(args.output, buf.getvalue())
-        print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "
-              f"or unreadable, {summary['ms_per_image']:.1f} ms/image", file=sys.stderr)
-        for f in summary["failures"]:
-            reason = f["reason"] if f["reason"].startswith(f["path"]) else f"{f['path']}: {f['reason']}"
-            print(f"  {reason}", file=sys.stderr)
-        return 0
-    if args.mode == "export":
-        from pathlib import Path
-
-        from .checkpoint import BUNDLED, resolve_checkpoint
-        from .export import export_onnx
-
-        # a bundled model is exported to ./NAME.onnx, never into the installed package
-        if args.model in BUNDLED and not Path(args.model).exists():
-            out = args.output or f"{args.model}.onnx"
-        else:
-            out = args.output or resolve_checkpoint(args.model).with_suffix(".onnx")
-        print(f"wrote {export_onnx(args.model, out, args.opset)}")
-        return 0
-    if args.mode == "benchmark":
-        from .benchmark import benchmark_data, benchmark_infer, benchmark_train
-
-        if args.what == "data":
-            result = benchmark_data()
-        elif args.what == "infer":
-            result = benchmark_infer(args.model, args.threads, args.batch, images=args.images)
-        else:
-            result = benchmark_train(_need(args.data, "data"), args.recipe, args.epochs, args.device)
-        print(json.dumps(result))
-        return 0
-    if args.mode == "serve":
-        from .serve import serve
-
-        serve(args.model, args.host, args.port, detector=args.detector, min_score=args.min_score,
-              backend=args.backend, device=args.device)
-        return 0
-    if args.mode == "report":
-        from .report import write_report
-
-        print(f"wrote {write_report(args.run_dir, args.output)}")
-        return 0
-    if args.mode == "models":
-        from .config import RECIPES
-        from .models import create_model, list_models
-        from .models.registry import count_flops, model_entry_doc
-
-        print(f"{'model':<12} {'params':>10} {'GFLOPs/face':>12}  description")
-        for name in list_models(args.pattern):
-            model = create_model(name)
-            n = sum(p.numel() for p in model.parameters())
-            doc = (model_entry_doc(name) or "").splitlines()[0]
-            print(f"{name:<12} {n / 1e6:9.3f}M {count_flops(model) / 1e9:12.3f}  {doc}")
-        print("recipes: " + ", ".join(sorted(RECIPES)))
-        return 0
-    build_parser().print_help()
+    s = convert_68(args.src, args.out_dir, progress=not args.quiet)
+    print(f"wrote {args.out_dir}/training.csv: {s['faces']} faces, {s['identities']} identities, "
+          f"{s['missing_keypoints']} keypoints outside the crop (missing)")
+    if s["skipped"]:
+        print(f"skipped {len(s['skipped'])} item(s):")
+        for item in s["skipped"]:
+            print(f"  {item['item']}: {item['reason']}")
     return 0
+
+
+def _data_show(args: argparse.Namespace) -> int:
+    from .plots import show_dataset
+
+    print(f"wrote {show_dataset(_need(args.path, 'PATH'), args.output, args.n, args.seed)}")
+    return 0
+
+
+def _data_pack(args: argparse.Namespace) -> int:
+    from .data import load_training
+    from .data.kaggle import save_packed
+
+    out = save_packed(load_training(args.path), args.output)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _data_info(args: argparse.Namespace) -> int:
+    from .data.kaggle import describe
+
+    info = describe(_need(args.path, "PATH"))
+    print(json.dumps(info) if args.json else "\n".join(f"{k:<18} {v}" for k, v in info.items()))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .config import make_config, parse_overrides
+    from .evaluate import format_table
+    from .train import train
+
+    if args.resume:
+        run_dir = train(resume=args.resume, progress=not args.quiet)
+    else:
+        over = parse_overrides(args.overrides)
+        over["data"] = _need(over.get("data") or args.data)
+        if args.missing:
+            over["missing"] = args.missing
+        if args.recipe == "tiny":
+            print("note: `tiny` is a smoke test (2 epochs of a tiny network): its figures mean nothing",
+                  file=sys.stderr)
+        run_dir = train(make_config(args.recipe, **over), runs_root=args.project, name=args.name or args.recipe,
+                        progress=not args.quiet)
+    if (run_dir / "metrics.json").exists():
+        print(format_table(json.loads((run_dir / "metrics.json").read_text())))
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_table
+
+    m = evaluate(args.model, _need(args.data), args.split, args.part, out_dir=args.out, device=args.device,
+                 tta_views=args.tta_views)
+    print(json.dumps(m) if args.json else format_table(m))
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from .submit import make_submission
+
+    sub_df = make_submission(args.model, args.test, args.lookup, args.output, args.device)
+    print(f"wrote {args.output}: {len(sub_df)} rows")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import io
+
+    from .fileio import atomic_write_text
+    from .predict import run_predict
+
+    buf = io.StringIO() if args.output else sys.stdout
+    if not args.paths:
+        from .sample import sample_path
+
+        args.paths = [str(sample_path())]
+        print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
+    summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
+                          args.smooth, args.detector, args.min_score, args.device)
+    if args.output:
+        atomic_write_text(args.output, buf.getvalue())
+    print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "
+          f"or unreadable, {summary['ms_per_image']:.1f} ms/image", file=sys.stderr)
+    for f in summary["failures"]:
+        reason = f["reason"] if f["reason"].startswith(f["path"]) else f"{f['path']}: {f['reason']}"
+        print(f"  {reason}", file=sys.stderr)
+    if summary["images"] == 0:
+        print(f"facekeypoints predict: error: no image or video matched {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    if summary["readable"] == 0:
+        print("facekeypoints predict: error: no input could be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import default_export_path, export_onnx
+
+    print(f"wrote {export_onnx(args.model, args.output or default_export_path(args.model), args.opset)}")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from .benchmark import benchmark_data, benchmark_infer, benchmark_train
+
+    if args.what == "data":
+        result = benchmark_data()
+    elif args.what == "infer":
+        result = benchmark_infer(args.model, args.threads, args.batch, images=args.images)
+    else:
+        result = benchmark_train(_need(args.data), args.recipe, args.epochs, args.device)
+    print(json.dumps(result))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .serve import serve
+    except ImportError as e:
+        raise ValueError(f"serve needs the [serve] extra ({e.name} is missing): "
+                         "pip install 'facekeypoints[serve]'") from None
+    serve(args.model, args.host, args.port, detector=args.detector, min_score=args.min_score, backend=args.backend,
+          device=args.device)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(f"wrote {write_report(args.run_dir, args.output)}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .checkpoint import describe_bundled
+    from .config import RECIPES
+    from .models.registry import describe_models
+
+    print(f"{'bundled':<12} {'size':>8} {'test RMSE':>10} {'CPU ms/face':>12}  description")
+    for b in describe_bundled():
+        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['test_rmse']:>10} {b['cpu_ms_per_face']:>12}  {b['about']}")
+    print(f"\n{'network':<12} {'params':>10} {'GFLOPs/face':>12}  description")
+    for m in describe_models(args.pattern):
+        print(f"{m['name']:<12} {m['params'] / 1e6:9.3f}M {m['gflops']:12.3f}  {m['about']}")
+    print("\nrecipes: " + ", ".join(sorted(RECIPES)) + "   (tiny is a smoke test)")
+    return 0
+
+
+HANDLERS = {"data convert": _data_convert, "data show": _data_show, "data pack": _data_pack, "data info": _data_info,
+            "train": _train, "evaluate": _evaluate, "submit": _submit, "predict": _predict, "export": _export,
+            "benchmark": _benchmark, "serve": _serve, "report": _report, "models": _models}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Call the handler of ``args.mode`` (and ``args.action`` for ``data``)."""
+    key = f"{args.mode} {args.action}" if args.mode == "data" else args.mode
+    return HANDLERS[key](args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -368,8 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return run(args)
-    except (DataError, CheckpointError, ValueError, FileNotFoundError) as e:
+    except (DataError, CheckpointError, ValueError) as e:
         print(f"facekeypoints {args.mode}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # files and folders: say which one and what went wrong, no traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"facekeypoints {args.mode}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"facekeypoints {args.mode}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)

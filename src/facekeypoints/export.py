@@ -51,6 +51,16 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_t
     return out
 
 
+def default_export_path(model: str | Path) -> Path:
+    """Where ``export`` writes by default: beside the checkpoint, or ``./NAME.onnx`` for a bundled
+    model (never into the installed package)."""
+    from .checkpoint import BUNDLED, resolve_checkpoint
+
+    if str(model) in BUNDLED and not Path(model).exists():
+        return Path(f"{model}.onnx")
+    return resolve_checkpoint(model).with_suffix(".onnx")
+
+
 class OnnxRunner:
     """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose."""
 

@@ -68,3 +68,15 @@ def per_keypoint_bars(path: str | Path, per_keypoint: dict[str, float]) -> Path:
     ax.set(xlabel="RMSE (px)", title="test RMSE per keypoint")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def show_dataset(path: str | Path, output: str | Path = "faces.png", n: int = 16, seed: int = 0) -> Path:
+    """A grid of ``n`` seeded random faces of a data set with their keypoints, written to ``output``."""
+    from .data import load_training
+
+    if n < 1:
+        raise ValueError(f"-n {n}: draw at least one face")
+    ds = load_training(path)
+    pick = np.sort(np.random.default_rng(seed).choice(len(ds), min(n, len(ds)), replace=False))
+    titles = [str(ds.identities[i])[:16] if ds.identities is not None else f"row {i + 1}" for i in pick]
+    return face_grid(output, ds.images[pick], ds.keypoints[pick], titles=titles)

@@ -352,9 +352,11 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
 def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Path | None, runs_root: str | Path,
            name: str | None, progress: bool, evaluate_test: bool, stop_after: int | None,
            interrupt: _Interrupt) -> Path:
-    # ---- set-up: config, data, then the run folder (made only once the run can start)
+    # ---- set-up: config, data, model, then the run folder (made only once the run can start)
     if resume is not None:
         run_dir = Path(resume)
+        if not (run_dir / "config.json").is_file():
+            raise ValueError(f"{run_dir}: not a run folder (no config.json), nothing to resume")
         cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()), strict=True)
     elif cfg is None:
         raise ValueError("train() needs a config or resume=RUN_DIR")
@@ -366,6 +368,11 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     np.random.seed(cfg.seed)
     data = load_train_data(cfg)
     ds, split = data.ds, data.split
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    aux = cfg.aux68 > 0
+    model_args = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
+    model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
+    opt = _optimizer(cfg, model, device)
     if run_dir is None:
         run_dir = dist.broadcast(next_run_dir(runs_root, name or "run") if dist.main else None)
     run_dir = Path(run_dir)
@@ -382,11 +389,6 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     y_val = torch.from_numpy(ds.keypoints[split["val"]]).to(device)
     index_on(data.flip_idx, device)  # the left/right permutation, copied to the device once, before any step
 
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    aux = cfg.aux68 > 0
-    model_args = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
-    model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
-    opt = _optimizer(cfg, model, device)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batch order
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + dist.rank) if cfg.augment else None
     aug_cfg = AugmentConfig()

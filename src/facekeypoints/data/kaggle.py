@@ -150,7 +150,10 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
 def _require_columns(df: pd.DataFrame, cols: list[str], name: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataError(f"{name}: missing column(s) {missing}; found {list(df.columns)[:8]}...")
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        found = ", ".join(map(str, list(df.columns)[:3])) + (", ..." if len(df.columns) > 3 else "")
+        raise DataError(f"{name}: not a Kaggle {'test' if 'ImageId' in cols else 'training'}.csv header: "
+                        f"missing {shown} (found {found})")
 
 
 def parse_training_csv(raw: bytes, name: str = "training.csv") -> tuple[np.ndarray, np.ndarray]:
@@ -338,3 +341,12 @@ def load_packed(path: Path) -> KeypointDataset:
         raise DataError(f"{path}: packed data set lacks {missing}")
     return KeypointDataset(a["images"], a["keypoints"], a.get("identities"), str(a.get("source", path)),
                            str(a["data_hash"]), {k[6:]: v for k, v in a.items() if k.startswith("extra_")})
+
+
+def describe(path: str | Path) -> dict:
+    """Faces, identities, label coverage and content hash of a Kaggle-layout data set."""
+    ds = load_training(path)
+    present = ~np.isnan(ds.keypoints[..., 0])
+    return {"source": ds.source, "faces": len(ds), "data_hash": ds.data_hash,
+            "identities": None if ds.identities is None else int(len(set(ds.identities))),
+            "faces_with_all_15": int(present.all(1).sum()), "labels_present": int(present.sum())}

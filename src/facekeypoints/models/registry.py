@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
+from typing import Any
 
 import torch.nn as nn
 
@@ -55,3 +56,13 @@ def count_flops(model: nn.Module, size: int = 96) -> int:
         model(torch.zeros(1, 1, size, size))
     model.train(was_training)
     return int(counter.get_total_flops())
+
+
+def describe_models(pattern: str = "*") -> list[dict[str, Any]]:
+    """Name, parameter count, GFLOPs per face and the first docstring line of each registered network."""
+    rows = []
+    for name in list_models(pattern):
+        model = create_model(name)
+        rows.append({"name": name, "params": sum(p.numel() for p in model.parameters()),
+                     "gflops": count_flops(model) / 1e9, "about": (model_entry_doc(name) or "").splitlines()[0]})
+    return rows
