@@ -227,3 +227,28 @@ def test_bundled_model_loads_offline_from_the_package():
         assert meta["config"]["split"] == "paper" and meta["config"]["split_seed"] == 0
         assert bundled_path(name).with_suffix(".safetensors").stat().st_size <= 10 * 1024 * 1024
         assert {"a", "b", "tau_px"} <= set(meta["confidence"])
+
+
+def test_save_images_keeps_colours_and_format_and_folders_take_every_type(face_photo, tiny_model, tmp_path, capsys):
+    folder = face_photo.parent
+    bgr = cv2.imread(str(face_photo))
+    bgr[:20, :20] = (0, 200, 0)  # a green corner the drawing never touches
+    cv2.imwrite(str(folder / "colour.png"), bgr)
+    cv2.imwrite(str(folder / "also.ppm"), bgr)
+    cv2.imwrite(str(folder / "gray.pgm"), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    out = tmp_path / "annotated"
+    assert main(["predict", str(folder), "--model", str(tiny_model), "--save-images", str(out)]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["path"].rsplit("/", 1)[-1] for r in recs} == {"face.jpg", "colour.png", "also.ppm", "gray.pgm"}
+    saved = {p.name for p in out.iterdir()}
+    assert {"face.jpg", "colour.png", "also.ppm"} <= saved  # the input's own format
+    assert "gray.png" in saved or "gray.pgm" in saved
+    png = cv2.imread(str(out / "colour.png"))
+    assert png.shape == bgr.shape and tuple(png[5, 5]) == (0, 200, 0)  # colours kept, lossless stays lossless
+    assert (png[..., 2].astype(int) - png[..., 1]).max() > 100  # the red points are drawn in colour
+
+
+def test_min_score_keeps_weak_faces_out(face_photo, tiny_model, capsys):
+    assert main(["predict", str(face_photo), "--model", str(tiny_model), "--min-score", "1.0"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["faces"] == [] and rec["error"] is None

@@ -98,3 +98,51 @@ def test_page_uploads_a_photo_and_draws_every_face(server, tmp_path):
     orange = (r > 200) & (g > 120) & (g < 200) & (b < 60)  # the boxes
     assert red.sum() > 30 and orange.sum() > 100, (int(red.sum()), int(orange.sum()))
     assert np.isfinite(img).all()
+
+
+def _page(pw, server):
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.goto(server + "/")
+    return browser, page
+
+
+def _wait_status(page, text):
+    page.wait_for_function(f"document.getElementById('status').textContent.includes({text!r})", timeout=30000)
+    return page.text_content("#status")
+
+
+@pytest.mark.browser
+def test_page_shows_a_ppm_a_large_photo_and_recovers_from_an_error(server, tmp_path):
+    """PPM (a format browsers cannot show): the server's preview is drawn; a photo larger than the page
+    is scaled to fit; a bad upload clears the previous result and the next good upload works."""
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    cv2.imwrite(str(tmp_path / "faces.ppm"), cv2.cvtColor(sample_image(), cv2.COLOR_GRAY2BGR))
+    big = cv2.resize(sample_image(), None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)  # 3200 x 2000
+    cv2.imwrite(str(tmp_path / "big.png"), big)
+    (tmp_path / "junk.jpg").write_bytes(b"this is not a picture")
+    with sync_playwright() as pw:
+        browser, page = _page(pw, server)
+        page.set_input_files("#file", str(tmp_path / "faces.ppm"))
+        assert _wait_status(page, "face(s)") == "2 face(s)"
+        assert page.locator("svg circle.kp").count() == 30
+        assert page.evaluate("document.getElementById('img').naturalWidth") == 800  # the preview, decoded
+
+        page.set_input_files("#file", str(tmp_path / "big.png"))
+        assert _wait_status(page, "face(s)") == "2 face(s)"
+        shown = page.evaluate("[document.getElementById('img').width, document.getElementById('img').naturalWidth]")
+        assert shown[1] == 3200 and shown[0] <= 1000  # scaled to fit the page
+        xs = page.evaluate("[...document.querySelectorAll('svg circle.kp')].map(c => +c.getAttribute('cx'))")
+        assert max(xs) <= shown[0]  # the points are scaled with the picture
+
+        page.set_input_files("#file", str(tmp_path / "junk.jpg"))
+        status = _wait_status(page, "error")
+        assert "not a readable image" in status
+        assert page.locator("svg circle.kp").count() == 0  # the last result is gone
+        assert not page.evaluate("document.getElementById('img').getAttribute('src')")
+
+        page.set_input_files("#file", str(tmp_path / "faces.ppm"))
+        assert _wait_status(page, "face(s)") == "2 face(s)"
+        browser.close()
