@@ -91,9 +91,9 @@ def strip_aux(model, meta: dict):
 
 def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     """Fit the confidence on the val part; report its calibration error on the test part."""
-    from facekeypoints.confidence import confidence, expected_calibration_error, fit
     from facekeypoints.data import load_training, make_split
-    from facekeypoints.predict import KeypointDetector
+    from facekeypoints.inference.confidence import confidence, expected_calibration_error, fit
+    from facekeypoints.photos.predict import KeypointDetector
 
     ds = load_training(data)
     split = make_split(len(ds), "paper", 0, ds.identities)

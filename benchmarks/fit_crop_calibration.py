@@ -26,8 +26,8 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import box_iou, create_detector, read_image
 from facekeypoints.fileio import atomic_write_json
+from facekeypoints.photos.detect import box_iou, create_detector, read_image
 
 ASSETS = Path(__file__).parents[1] / "src/facekeypoints/assets"
 

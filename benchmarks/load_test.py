@@ -39,7 +39,7 @@ def _bomb_png(width: int = 30000, height: int = 30000) -> bytes:
 
 def uploads(max_upload_bytes: int) -> dict[str, tuple[bytes, str, bool]]:
     """name -> (bytes, content type, is_good)."""
-    from facekeypoints.sample import sample_image
+    from facekeypoints.photos.sample import sample_image
 
     img = sample_image()
     png = cv2.imencode(".png", img)[1].tobytes()
@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 
 def run(model: str, clients: int, requests: int, seed: int = 0) -> dict:
-    from facekeypoints.serve import MAX_UPLOAD_BYTES
+    from facekeypoints.photos.serve import MAX_UPLOAD_BYTES
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "facekeypoints", "serve", "--model", model, "--port", str(port)],
@@ -136,7 +136,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=500)
     args = ap.parse_args()
-    from facekeypoints.inference import device_name
+    from facekeypoints.inference.crops import device_name
 
     print(json.dumps({**run(args.model, args.clients, args.requests), "device": device_name("cpu")}))
 

@@ -37,11 +37,11 @@ import pandas as pd
 
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
-from facekeypoints.detect import Framer, box_iou
+from facekeypoints.evaluation.metrics import nme_per_face
 from facekeypoints.fileio import atomic_write_json
-from facekeypoints.inference import device_name
+from facekeypoints.inference.crops import device_name
 from facekeypoints.keypoints import KEYPOINT_NAMES, map_68_to_15
-from facekeypoints.metrics import nme_per_face
+from facekeypoints.photos.detect import Framer, box_iou
 
 # MediaPipe face-mesh vertices that make each Kaggle keypoint (averaged). "Left" is the
 # subject's left, as in Kaggle: mesh 263/362 are the subject's left eye's outer/inner corners.
@@ -112,8 +112,8 @@ def main() -> None:
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
 
-    from facekeypoints.evaluate import evaluate
-    from facekeypoints.predict import KeypointDetector
+    from facekeypoints.evaluation.evaluate import evaluate
+    from facekeypoints.photos.predict import KeypointDetector
 
     keep = None
     if args.part == "test":

@@ -26,10 +26,10 @@ import numpy as np
 
 from facekeypoints.checkpoint import load_checkpoint
 from facekeypoints.data import load_training
-from facekeypoints.evaluate import evaluate
-from facekeypoints.export import OnnxRunner, export_onnx
+from facekeypoints.evaluation.evaluate import evaluate
 from facekeypoints.fileio import atomic_write_json
-from facekeypoints.inference import device_name
+from facekeypoints.inference.crops import device_name
+from facekeypoints.inference.export import OnnxRunner, export_onnx
 from facekeypoints.models.registry import count_flops
 
 

@@ -96,7 +96,7 @@ def test_cumulative_error_curve_is_drawn_even_when_every_face_fails(tmp_path):
     """A weak model's faces all lie beyond 15% NME: the curve must still be on the chart, with a legend."""
     import cv2
 
-    from facekeypoints.report import ced_curve
+    from facekeypoints.evaluation.report import ced_curve
 
     png = ced_curve(tmp_path / "ced.png", [0.3, 0.35, 0.4, None, 0.5], "tiny")
     img = cv2.imread(str(png))

@@ -11,11 +11,12 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from facekeypoints.augment import AugmentConfig, augment_batch, unflip_keypoints
+from facekeypoints.geometry import unflip_keypoints
+from facekeypoints.inference.tta import VIEWS, TestTimeAugment
 from facekeypoints.keypoints import FLIP_IDX
 from facekeypoints.models import create_model
-from facekeypoints.train import EMA, masked_loss, validate
-from facekeypoints.tta import VIEWS, TestTimeAugment
+from facekeypoints.training.augment import AugmentConfig, augment_batch
+from facekeypoints.training.train import EMA, masked_loss, validate
 
 FACTORIES = {torch.tensor, torch.zeros, torch.ones, torch.empty, torch.full, torch.arange, torch.linspace,
              torch.eye, torch.rand, torch.randn, torch.randint, torch.randperm, torch.as_tensor}
@@ -44,7 +45,7 @@ def _per_batch_code(model, x, y):
     ema = EMA(model, 0.9)
     ema.update_parameters(model)
     ema.update_parameters(model)
-    rmse = validate(model, x[:, 0].to(torch.uint8), y, batch_size=2, flip=True)
+    rmse = validate(tta, x[:, 0].to(torch.uint8), y, batch_size=2)
     return loss, out, rmse, unflip_keypoints(out, x.shape[-1])
 
 

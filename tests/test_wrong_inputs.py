@@ -114,7 +114,7 @@ def test_wrong_input_is_one_clear_line(place, argv, needle, code, capsys, monkey
 
 def test_serve_without_its_extra_says_what_to_install(place, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if `pip install facekeypoints` without [serve]
-    monkeypatch.delitem(sys.modules, "facekeypoints.serve", raising=False)
+    monkeypatch.delitem(sys.modules, "facekeypoints.photos.serve", raising=False)
     assert main(["serve", "--model", str(place / "m")]) == 2
     err = capsys.readouterr().err
     assert "facekeypoints[serve]" in err and "Traceback" not in err

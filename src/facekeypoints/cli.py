@@ -227,7 +227,7 @@ def _data_convert(args: argparse.Namespace) -> int:
 
 
 def _data_show(args: argparse.Namespace) -> int:
-    from .plots import show_dataset
+    from .evaluation.plots import show_dataset
 
     print(f"wrote {show_dataset(_need(args.path, 'PATH'), args.output, args.n, args.seed)}")
     return 0
@@ -252,8 +252,8 @@ def _data_info(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import make_config, parse_overrides
-    from .evaluate import format_table
-    from .train import train
+    from .evaluation.evaluate import format_table
+    from .training.train import train
 
     if args.resume:
         run_dir = train(resume=args.resume, progress=not args.quiet)
@@ -274,7 +274,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_table
+    from .evaluation.evaluate import evaluate, format_table
 
     m = evaluate(args.model, _need(args.data), args.split, args.part, out_dir=args.out, device=args.device,
                  tta_views=args.tta_views)
@@ -283,7 +283,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from .submit import make_submission
+    from .inference.submit import make_submission
 
     sub_df = make_submission(args.model, args.test, args.lookup, args.output, args.device)
     print(f"wrote {args.output}: {len(sub_df)} rows")
@@ -294,11 +294,11 @@ def _predict(args: argparse.Namespace) -> int:
     import io
 
     from .fileio import atomic_write_text
-    from .predict import run_predict
+    from .photos.batch import run_predict
 
     buf = io.StringIO() if args.output else sys.stdout
     if not args.paths:
-        from .sample import sample_path
+        from .photos.sample import sample_path
 
         args.paths = [str(sample_path())]
         print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
@@ -321,14 +321,14 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import default_export_path, export_onnx
+    from .inference.export import default_export_path, export_onnx
 
     print(f"wrote {export_onnx(args.model, args.output or default_export_path(args.model), args.opset)}")
     return 0
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from .benchmark import benchmark_data, benchmark_infer, benchmark_train
+    from .evaluation.benchmark import benchmark_data, benchmark_infer, benchmark_train
 
     if args.what == "data":
         result = benchmark_data()
@@ -342,7 +342,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .serve import serve
+        from .photos.serve import serve
     except ImportError as e:
         raise ValueError(f"serve needs the [serve] extra ({e.name} is missing): "
                          "pip install 'facekeypoints[serve]'") from None
@@ -352,7 +352,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .evaluation.report import write_report
 
     print(f"wrote {write_report(args.run_dir, args.output)}")
     return 0

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .data.splits import SPLITS
-from .tta import VIEWS
+from .inference.tta import VIEWS
 
 
 def _key(default: Any, *, choices: tuple[str, ...] | None = None, lo: float | None = None,

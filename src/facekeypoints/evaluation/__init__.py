@@ -1,0 +1,1 @@
+"""Measuring: metrics, evaluate, plots, the HTML report and the speed benchmarks."""

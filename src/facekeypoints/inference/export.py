@@ -1,0 +1,83 @@
+"""``facekeypoints export``: a checkpoint to ONNX, and an onnxruntime runner for it.
+
+The exported graph takes ``image`` ``(B, 1, 96, 96)`` float32 pixels in 0..255 and returns
+``keypoints`` ``(B, 15, 2)`` in pixels of that crop, exactly what the torch model returns
+(test-time augmentation included as the checkpoint's config asks, see tta.py), so the
+two backends are interchangeable. A ``.json`` beside the ``.onnx`` carries the checkpoint's
+description (keypoint names, flip permutation, input contract).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..fileio import atomic_write, atomic_write_json
+from .tta import PairOutput, with_tta
+
+
+def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None,
+                tta_views: int | None = None, pair: bool = False) -> Path:
+    """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path.
+
+    The graph holds the test-time augmentation the checkpoint's config asks for (``tta.py``:
+    views and flips; ``flip_tta``/``tta_views`` override). With ``pair`` (what ``predict`` runs)
+    its one output is ``(2, B, 15, 2)``: the crops' answer and the mirrored crops', apart.
+    """
+    import onnx
+
+    model, meta = load_checkpoint(model_path, "cpu")
+    wrapped = with_tta(model, meta, flip_tta, tta_views).eval()
+    graph = PairOutput(wrapped) if pair else wrapped
+    size = meta["input"]["size"]
+    out = Path(out).with_suffix(".onnx")
+
+    def write(path: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the old one
+            name = "keypoints_pair" if pair else "keypoints"
+            torch.onnx.export(graph, (torch.zeros(1, 1, size, size),), str(path), input_names=["image"],
+                              output_names=[name], opset_version=opset, dynamo=False,
+                              dynamic_axes={"image": {0: "batch"}, name: {1 if pair else 0: "batch"}})
+        onnx.checker.check_model(str(path))
+
+    atomic_write(out, write)
+    atomic_write_json(out.with_suffix(".json"), {**meta, "onnx_file": out.name, "flip_tta_in_graph": wrapped.flip,
+                                                  "tta_views_in_graph": wrapped.views, "pair_output": pair})
+    return out
+
+
+def default_export_path(model: str | Path) -> Path:
+    """Where ``export`` writes by default: beside the checkpoint, or ``./NAME.onnx`` for a bundled
+    model (never into the installed package)."""
+    from ..checkpoint import BUNDLED, resolve_checkpoint
+
+    if str(model) in BUNDLED and not Path(model).exists():
+        return Path(f"{model}.onnx")
+    return resolve_checkpoint(model).with_suffix(".onnx")
+
+
+class OnnxRunner:
+    """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose."""
+
+    def __init__(self, path: str | Path, threads: int = 0):
+        import onnxruntime as ort
+
+        path = Path(path)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        side = path.with_suffix(".json")
+        self.meta = json.loads(side.read_text()) if side.exists() else {}
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, 96, 96)``."""
+        x = np.asarray(images, np.float32)[:, None]  # (N, 1, 96, 96)
+        return self.session.run(None, {"image": x})[0]

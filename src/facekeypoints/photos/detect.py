@@ -1,0 +1,263 @@
+"""Reading photos, finding faces in them, and framing each face into the crop the model expects.
+
+Detectors share one small interface: ``detector(image) -> Detections`` (boxes, scores and,
+where the detector gives them, 5 landmarks: the subject's right eye, left eye, nose tip,
+right and left mouth corners). Two ship inside the package, nothing is downloaded:
+
+- ``yunet`` (default): OpenCV's YuNet (2023mar, int8 block-quantised, 122 KB, MIT), run by
+  ``cv2.FaceDetectorYN`` from opencv-python-headless. Its weights are vendored in
+  ``assets/`` and checked against their sha256 when loaded (provenance: docs/predict.md).
+- ``haar``: OpenCV's frontal-face Haar cascade (no landmarks; boxes only).
+
+A ``Framer`` turns a detection into the ``(2, 3)`` affine framing of the crop: from the 5
+landmarks, fitted onto where those points sit in ``data convert``'s training crops (the
+``template5`` of ``assets/calibration_DETECTOR.json``, fitted by
+``benchmarks/fit_crop_calibration.py``), else from the box.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..fileio import DataError, sha256_file
+from ..geometry import fit_scale_shift, fit_similarity, scale_shift_matrix, to_gray
+
+MAX_PIXELS = 100_000_000  # larger images are refused (decompression bombs)
+DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only
+FIVE_POINTS = ("right_eye_center", "left_eye_center", "nose_tip", "mouth_right_corner", "mouth_left_corner")
+YUNET_FILE = "yunet_2023mar_int8bq.onnx"
+YUNET_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
+
+
+def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None = None,
+               color: bool = False) -> np.ndarray:
+    """Any common image (path, bytes, numpy array BGR/gray, or PIL image) as uint8.
+
+    Grayscale ``(H, W)`` by default; with ``color`` a BGR ``(H, W, 3)`` image (gray inputs
+    are expanded). EXIF orientation is applied; 16-bit, RGBA and palette images are converted.
+    """
+    if isinstance(source, np.ndarray):
+        return _as_bgr(source) if color else to_gray(source)
+    if hasattr(source, "convert") and hasattr(source, "size"):  # a PIL image (RGB order)
+        if color:
+            return cv2.cvtColor(np.asarray(source.convert("RGB")), cv2.COLOR_RGB2BGR)
+        return np.asarray(source.convert("L"))
+    name = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    if isinstance(source, bytes):
+        raw = source
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as e:
+            raise DataError(f"{name}: cannot read file ({e.strerror or e})") from None
+    if not raw:
+        raise DataError(f"{name}: empty file")
+    _check_size(raw, name)
+    flags = (cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE) | cv2.IMREAD_ANYDEPTH
+    img = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)
+    if img is None:
+        raise DataError(f"{name}: not a readable image")
+    return _as_bgr(img) if color else to_gray(img)
+
+
+def _as_bgr(image: np.ndarray) -> np.ndarray:
+    """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 BGR."""
+    if image.dtype != np.uint8 or image.ndim == 2 or image.shape[2] != 3:
+        if image.ndim == 3 and image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif image.dtype != np.uint8:
+            image = np.clip(image, 0, 255).astype(np.uint8)
+        if image.ndim == 2 or image.shape[2] == 1:
+            image = cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    return image
+
+
+def _check_size(raw: bytes, name: str) -> None:
+    """Refuse huge images from their header, before decoding a single pixel."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            w, h = im.size
+    except Image.DecompressionBombError:
+        raise DataError(f"{name}: image too large (decompression bomb guard)") from None
+    except Exception:  # noqa: BLE001 - formats PIL does not know are left to OpenCV
+        return
+    if w * h > MAX_PIXELS:
+        raise DataError(f"{name}: image too large ({w}x{h} > {MAX_PIXELS:,} pixels)")
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Faces found in one image, strongest first: ``boxes (N, 4)`` x1, y1, x2, y2, ``scores (N,)``
+    in 0..1 and ``landmarks (N, 5, 2)`` in ``FIVE_POINTS`` order (NaN where the detector gives none)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def keep(self, mask: np.ndarray) -> Detections:
+        return Detections(self.boxes[mask], self.scores[mask], self.landmarks[mask])
+
+
+def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    f = min(1.0, max_side / max(h, w))
+    if f >= 1:
+        return image, 1.0
+    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA), f
+
+
+class YuNetDetector:
+    """OpenCV's YuNet face detector with its 5 landmarks (``cv2.FaceDetectorYN``).
+
+    Images are shrunk to ``max_side`` for detection (YuNet finds faces of about 10 to 300
+    pixels at the size it sees); when nothing is found there, once more at ``retry_side``,
+    for faces that fill a large photo. Faces scoring under ``min_score`` are dropped.
+    """
+
+    name = "yunet"
+
+    def __init__(self, min_score: float = 0.6, max_side: int = DETECT_MAX_SIDE, retry_side: int = 320,
+                 nms: float = 0.3, top_k: int = 100):
+        with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
+            if not path.exists() or sha256_file(path) != YUNET_SHA256:
+                raise RuntimeError(f"{path}: the vendored YuNet weights are missing or altered "
+                                   f"(expected sha256 {YUNET_SHA256}); reinstall facekeypoints")
+            self.net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), min_score, nms, top_k)
+        self.min_score, self.max_side, self.retry_side = min_score, max_side, retry_side
+        self._lock = threading.Lock()  # the OpenCV object keeps the input size as state
+
+    def _detect(self, bgr: np.ndarray, max_side: int) -> np.ndarray:
+        small, f = _shrink(bgr, max_side)
+        with self._lock:
+            self.net.setInputSize((small.shape[1], small.shape[0]))
+            _, out = self.net.detect(small)
+        if out is None:
+            return np.zeros((0, 15), np.float32)
+        out = out.astype(np.float32)
+        out[:, :14] /= f
+        return out
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        bgr = image if image.ndim == 3 and image.shape[2] == 3 else _as_bgr(image)
+        out = self._detect(bgr, self.max_side)
+        if len(out) == 0 and max(bgr.shape[:2]) > self.retry_side:
+            out = self._detect(bgr, self.retry_side)
+        out = out[out[:, 14] >= self.min_score]
+        out = out[np.argsort(-out[:, 14], kind="stable")]
+        boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]
+        return Detections(boxes, out[:, 14].copy(), out[:, 4:14].reshape(-1, 5, 2))
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade: boxes and scores, no landmarks."""
+
+    name = "haar"
+
+    def __init__(self, min_score: float = 0.0, max_side: int = DETECT_MAX_SIDE, min_neighbors: int = 5,
+                 min_size: int = 24):
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():
+            raise RuntimeError(f"cannot load the Haar cascade {path}")
+        self.min_score, self.max_side, self.min_neighbors, self.min_size = min_score, max_side, min_neighbors, min_size
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        small, f = _shrink(to_gray(image), self.max_side)
+        rects, _, weights = self.cascade.detectMultiScale3(
+            cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size), outputRejectLevels=True)
+        if len(rects) == 0:
+            return Detections.empty()
+        rects = np.asarray(rects, np.float32) / f
+        boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
+        # Haar's level weights are unbounded margins; squash them to (0, 1) for a face score.
+        scores = 1 / (1 + np.exp(-np.asarray(weights, np.float32).reshape(-1)))
+        order = np.argsort(-scores, kind="stable")
+        found = Detections(boxes[order], scores[order], np.full((len(order), 5, 2), np.nan, np.float32))
+        return found.keep(found.scores >= self.min_score)
+
+
+DETECTORS = {"yunet": YuNetDetector, "haar": HaarDetector}
+DEFAULT_MIN_SCORE = {"yunet": 0.6, "haar": 0.0}
+
+
+def create_detector(name: str = "yunet", min_score: float | None = None, **kwargs: Any) -> YuNetDetector | HaarDetector:
+    """A face detector by name (``yunet``, ``haar``); ``min_score`` None takes the detector's default."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    if min_score is not None and not 0 <= min_score <= 1:
+        raise ValueError(f"min_score={min_score}: choose a value in 0..1")
+    return DETECTORS[name](min_score=DEFAULT_MIN_SCORE[name] if min_score is None else min_score, **kwargs)
+
+
+def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes ``(N, 4)`` with one box ``(4,)``, all x1, y1, x2, y2."""
+    lt, rb = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    return inter / ((boxes[:, 2:] - boxes[:, :2]).prod(1) + (box[2:] - box[:2]).prod() - inter)
+
+
+@dataclass(frozen=True)
+class Framer:
+    """Detection -> crop framing ``(2, 3)``, so detector crops look like ``data convert``'s.
+
+    From the box: scale ``k / box width``, crop centre at ``(x1 + u w, y1 + v h)``. From the
+    landmarks (when given and ``template5`` is fitted): the least-squares scale + shift
+    (``rotate``: similarity) putting them on ``template5``, their place in training crops.
+    """
+
+    k: float
+    u: float
+    v: float
+    template5: tuple[tuple[float, float], ...] | None = None
+    rotate: bool = False
+    crop_size: int = 96
+
+    def box_framing(self, box: np.ndarray) -> np.ndarray:
+        x1, y1, x2, y2 = map(float, box)
+        w, h = x2 - x1, y2 - y1
+        scale = self.k / w
+        centre = np.array([x1 + self.u * w, y1 + self.v * h])
+        return scale_shift_matrix(scale, (self.crop_size - 1) / 2 - scale * centre)
+
+    def framing(self, box: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
+        if self.template5 is not None and landmarks is not None and np.isfinite(landmarks).all():
+            try:
+                if self.rotate:
+                    return fit_similarity(landmarks, np.array(self.template5))
+                return scale_shift_matrix(*fit_scale_shift(landmarks, np.array(self.template5)))
+            except ValueError:
+                pass  # degenerate landmarks: frame from the box
+        return self.box_framing(box)
+
+    @classmethod
+    def load(cls, detector: str = "yunet", rotate: bool = False) -> Framer:
+        """The calibration shipped in the package (``assets/calibration_DETECTOR.json``)."""
+        try:
+            text = resources.files("facekeypoints").joinpath(f"assets/calibration_{detector}.json").read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no fitted calibration 'assets/calibration_{detector}.json' in the package; "
+                                    "run benchmarks/fit_crop_calibration.py") from None
+        d = json.loads(text)
+        t5 = d.get("template5")
+        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate)

@@ -1,0 +1,152 @@
+"""Keypoints for every face in photos: detect, frame, crop, predict, map back.
+
+``KeypointDetector`` is the Python API; ``facekeypoints predict`` wraps it. The image is
+decoded once, in colour: the face detector (YuNet by default, ``detect.py``) sees colour,
+the keypoint network its grayscale crop. Each face is framed from the detector's 5
+landmarks onto the place they take in training crops, re-framed once from the 15 points
+found (as ``data convert`` frames training faces), and the points are mapped back to the
+original image's pixels (after EXIF orientation). Per-keypoint confidence is flip
+consistency: the model sees the crop and its mirror image, and the distance between the two
+answers becomes the probability that the point is within ``tau`` crop pixels of the truth,
+as calibrated on validation faces (``confidence.py``; bundled models carry their calibration).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..fileio import cache_dir
+from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix, to_gray
+from ..inference.confidence import confidence
+from ..inference.tta import with_tta
+from ..keypoints import KEYPOINT_NAMES
+from .detect import Detections, Framer, HaarDetector, YuNetDetector, create_detector, read_image
+
+BACKENDS = ("auto", "onnx", "torch")
+
+
+class KeypointDetector:
+    """Faces and their 15 keypoints in any image.
+
+    >>> det = KeypointDetector.from_pretrained("default")  # doctest: +SKIP
+    >>> faces = det("photo.jpg")  # path, bytes, numpy array (BGR or gray) or PIL image  # doctest: +SKIP
+    >>> faces[0]["keypoints"]["nose_tip"]  # doctest: +SKIP
+    {'x': 131.2, 'y': 160.9, 'confidence': 0.93}
+    """
+
+    def __init__(self, model: torch.nn.Module, meta: dict[str, Any],
+                 detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
+                 onnx_path: str | Path | None = None, refine: int = 1, rotate: bool = False):
+        self.model, self.meta = model.eval(), meta
+        self.net = with_tta(self.model, meta)  # the config's re-framing views; its `pair` gives both flips
+        self.refine = refine  # re-framing passes after the detector's framing (0 = detector framing only)
+        self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
+        self.detector = detector or create_detector("yunet")
+        self.framer = framer or Framer.load(self.detector.name, rotate=rotate)
+        self.size = int(meta["input"]["size"])
+        self.backend = "onnx" if onnx_path else "torch"
+        if onnx_path:
+            from ..inference.export import OnnxRunner
+
+            self.runner = OnnxRunner(onnx_path)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "auto",
+                        refine: int = 1, detector: str = "yunet", min_score: float | None = None,
+                        rotate: bool = False) -> KeypointDetector:
+        """A bundled model by name (``default``, ``fast``) or a checkpoint (run folder, model.json or
+        model.safetensors).
+
+        ``backend``: ``onnx`` (onnxruntime, CPU), ``torch``, or ``auto`` (onnx on the CPU, torch on a
+        GPU). ``detector``: ``yunet`` or ``haar``; faces scoring under ``min_score`` are never reported
+        (None: the detector's default). ``refine``: re-framing passes (0 = detector framing only).
+        The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend == "auto":
+            backend = "onnx" if torch.device(device).type == "cpu" else "torch"
+        if backend == "onnx" and torch.device(device).type != "cpu":
+            raise ValueError(f"backend onnx runs on the CPU; use backend torch for device {device!r}")
+        model, meta = load_checkpoint(name_or_path, device)
+        onnx_path = None
+        if backend == "onnx":
+            views = with_tta(model, meta).views
+            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}-pair.onnx"
+            if not onnx_path.exists():
+                from ..inference.export import export_onnx
+
+                print(f"facekeypoints: exporting {name_or_path} to ONNX once, cached as {onnx_path}", file=sys.stderr)
+                export_onnx(name_or_path, onnx_path, pair=True)
+        return cls(model, meta, create_detector(detector, min_score), onnx_path=onnx_path, refine=refine,
+                   rotate=rotate)
+
+    @torch.no_grad()
+    def flip_pair(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model (with its views) on uint8 crops ``(N, S, S)`` and on their mirror images
+        (left/right swapped back): two ``(N, 15, 2)``, from ``TestTimeAugment.pair`` on either backend."""
+        if self.backend == "onnx":
+            a, b = self.runner(crops)
+            return a, b
+        device = next(self.model.parameters()).device
+        x = torch.as_tensor(np.ascontiguousarray(crops), device=device).unsqueeze(1).float()
+        a, b = self.net.pair(x)
+        return a.float().cpu().numpy(), b.float().cpu().numpy()
+
+    def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints ``(N, 15, 2)`` (crop pixels) and confidences ``(N, 15)`` for uint8 crops ``(N, S, S)``."""
+        if len(crops) == 0:
+            return np.zeros((0, 15, 2), np.float32), np.zeros((0, 15), np.float32)
+        a, b = self.flip_pair(crops)
+        d = np.sqrt(((a - b) ** 2).sum(-1))  # flip disagreement, crop pixels
+        return 0.5 * (a + b), confidence(d, self.meta.get("confidence")).astype(np.float32)
+
+    def _predict_framed(self, gray: np.ndarray, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Image-pixel keypoints ``(N, 15, 2)`` and confidences for faces cropped by ``framings``."""
+        crops = np.stack([crop_affine(gray, m, self.size) for m in framings]) if framings else \
+            np.zeros((0, self.size, self.size), np.uint8)
+        kps, conf = self.predict_crops(crops)
+        pts = [apply_affine(k, invert_affine(m)) for k, m in zip(kps, framings, strict=True)]
+        return np.array(pts, np.float64).reshape(-1, 15, 2), conf
+
+    def __call__(self, image: Any) -> list[dict[str, Any]]:
+        """Every face found: ``[{"box": [x1, y1, x2, y2], "score", "keypoints": {name: {"x", "y",
+        "confidence"}}}]``, strongest first, in the image's pixels."""
+        return self.detect(read_image(image, color=True))
+
+    def detect(self, image: np.ndarray) -> list[dict[str, Any]]:
+        """Every face in a decoded uint8 image, BGR or gray (see ``__call__``)."""
+        found = self.detector(image)
+        return self.keypoints_for(to_gray(image), found)
+
+    detect_gray = detect  # the name earlier releases used
+
+    def keypoints_for(self, gray: np.ndarray, found: Detections) -> list[dict[str, Any]]:
+        """The 15 keypoints of each detected face in a grayscale image."""
+        framings = [self.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
+        pts, conf = self._predict_framed(gray, framings)
+        # Re-frame: fit the training framing (data convert's template) to the points just
+        # found and predict again, so the crop matches the training faces.
+        for _ in range(self.refine):
+            for i, p in enumerate(pts):
+                try:
+                    framings[i] = template_matrix(p, self.rotate)
+                except ValueError:
+                    pass  # degenerate points: keep the previous framing for this face
+            pts, conf = self._predict_framed(gray, framings)
+        faces = []
+        for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True):
+            faces.append({
+                "box": [round(float(v), 2) for v in box],
+                "score": round(float(score), 4),
+                "keypoints": {n: {"x": round(float(q[0]), 2), "y": round(float(q[1]), 2),
+                                  "confidence": round(float(k), 4)}
+                              for n, q, k in zip(KEYPOINT_NAMES, p, c, strict=True)},
+            })
+        return faces

@@ -1,0 +1,1 @@
+"""Training: the loop (train.py) and on-device augmentation (augment.py)."""

@@ -1,0 +1,103 @@
+"""Batched augmentation on the training device; keypoints move exactly with the pixels.
+
+One random affine per face (horizontal flip with left/right swapping, rotation, scale,
+translation) is built in pixel coordinates, applied to the image with ``grid_sample``
+and to the keypoints with the same matrix, so image and labels cannot drift apart.
+Keypoints pushed out of the frame become missing (NaN). Photometric changes
+(brightness, contrast, gamma, blur, noise) touch pixels only.
+
+Pixel centres sit at integer coordinates (``align_corners=True``), the convention of the
+rest of the project: a flip maps x to ``W - 1 - x``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..geometry import index_on, warp_images
+from ..keypoints import FLIP_IDX
+
+
+@dataclass
+class AugmentConfig:
+    flip: float = 0.5  # probability of a horizontal flip (with left/right keypoint swap)
+    rotate: float = 15.0  # max rotation, degrees (uniform in [-rotate, rotate])
+    scale: float = 0.1  # scale in [1 - scale, 1 + scale]
+    translate: float = 0.06  # shift, as a fraction of the image side, per axis
+    brightness: float = 0.2  # add uniform [-b, b] * 255
+    contrast: float = 0.3  # multiply deviations from the mean by [1 - c, 1 + c]
+    gamma: float = 0.3  # gamma in [1 - g, 1 + g]
+    blur: float = 0.2  # probability of a 3x3 Gaussian blur
+    noise: float = 6.0  # Gaussian pixel noise, max sigma (0..255 units)
+
+
+def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Generator | None = None,
+                  device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Random pixel-space affines ``(n, 3, 3)`` and flip flags ``(n,)``."""
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(n, generator=generator, device=device) * (hi - lo) + lo
+
+    flip = torch.rand(n, generator=generator, device=device) < cfg.flip
+    angle = u(-cfg.rotate, cfg.rotate) * math.pi / 180
+    scale = u(1 - cfg.scale, 1 + cfg.scale)
+    tx, ty = (u(-cfg.translate, cfg.translate) * size for _ in range(2))
+    c = (size - 1) / 2
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    fx = torch.where(flip, -1.0, 1.0)
+    # p' = R S F (p - c) + c + t
+    a = torch.zeros(n, 3, 3, device=device)
+    a[:, 0, 0], a[:, 0, 1] = cos * fx, -sin
+    a[:, 1, 0], a[:, 1, 1] = sin * fx, cos
+    a[:, 0, 2] = c + tx - (a[:, 0, 0] * c + a[:, 0, 1] * c)
+    a[:, 1, 2] = c + ty - (a[:, 1, 0] * c + a[:, 1, 1] * c)
+    a[:, 2, 2] = 1
+    return a, flip
+
+
+def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, flip: torch.Tensor,
+         flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply pixel-space affines to images ``(B, 1, H, W)`` and keypoints ``(B, K, 2)``.
+
+    ``flip_idx`` is the left/right permutation of the K points (the 15 by default).
+    """
+    h, w = images.shape[-2:]
+    out = warp_images(images, affine)
+    # Keypoints: forward map, then swap left/right for flipped faces.
+    kp = keypoints @ affine[:, :2, :2].transpose(1, 2) + affine[:, None, :2, 2]
+    kp = torch.where(flip[:, None, None], kp[:, index_on(flip_idx, kp.device)], kp)
+    outside = ((kp < 0) | (kp[..., :1] > w - 1) | (kp[..., 1:] > h - 1)).any(-1, keepdim=True)
+    return out, kp.masked_fill(outside, float("nan"))
+
+
+def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Brightness, contrast, gamma, blur and noise on ``(B, 1, H, W)`` pixels in 0..255."""
+    b = x.shape[0]
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return (torch.rand(b, 1, 1, 1, generator=generator, device=x.device) * (hi - lo) + lo)
+
+    x = 255 * (x / 255).clamp(0, 1) ** u(1 - cfg.gamma, 1 + cfg.gamma)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * u(1 - cfg.contrast, 1 + cfg.contrast) + mean + 255 * u(-cfg.brightness, cfg.brightness)
+    if cfg.blur > 0:  # separable [1 2 1]/4 blur by slicing (a 1-channel conv2d is slow on CPU)
+        p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        p = (p[..., :-2] + 2 * p[..., 1:-1] + p[..., 2:]) / 4
+        blurred = (p[..., :-2, :] + 2 * p[..., 1:-1, :] + p[..., 2:, :]) / 4
+        x = torch.where(u(0, 1) < cfg.blur, blurred, x)
+    if cfg.noise > 0:
+        sigma = u(0, cfg.noise)
+        x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device)
+    return x.clamp(0, 255)
+
+
+def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, cfg: AugmentConfig,
+                  generator: torch.Generator | None = None,
+                  flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
+    """Geometric then photometric augmentation of a float batch ``(B, 1, H, W)``, ``(B, K, 2)``."""
+    affine, flip = random_affine(len(images), images.shape[-1], cfg, generator, images.device)
+    images, keypoints = warp(images, keypoints, affine, flip, flip_idx)
+    return photometric(images, cfg, generator), keypoints

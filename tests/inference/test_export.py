@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from facekeypoints.checkpoint import save_checkpoint
+from facekeypoints.cli import main
+from facekeypoints.inference.crops import predict_crops
+from facekeypoints.inference.export import OnnxRunner
+from facekeypoints.models import create_model
+
+
+@pytest.mark.parametrize(("name", "tta"), [("mobile_s", False), ("hmnet_s", True), ("paper_tiny", True)])
+def test_onnx_agrees_with_torch(tmp_path, name, tta):
+    torch.manual_seed(0)
+    model = create_model(name)
+    model.train()
+    with torch.no_grad():  # move BN statistics off their defaults so the test means something
+        model(torch.rand(8, 1, 96, 96) * 255)
+    model.eval()
+    save_checkpoint(tmp_path / "model.safetensors", model, name, {"config": {"tta_flip": tta}})
+    assert main(["export", "--model", str(tmp_path), "-o", str(tmp_path / "m.onnx")]) == 0
+    runner = OnnxRunner(tmp_path / "m.onnx", threads=1)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 96, 96)).astype(np.uint8)
+    got = runner(crops)
+    from facekeypoints.inference.tta import TestTimeAugment
+
+    want = predict_crops(TestTimeAugment(model, flip=tta), crops)
+    assert got.shape == (5, 15, 2)
+    assert np.abs(got - want).max() < 1e-3
+    assert runner.meta["flip_tta_in_graph"] is tta and runner.meta["model"] == name
+
+
+def test_onnx_graph_holds_the_test_time_views(tmp_path):
+    from facekeypoints.inference.tta import with_tta
+
+    torch.manual_seed(0)
+    model = create_model("hmnet_t").eval()
+    meta = {"config": {"tta_flip": True, "tta_views": 4}}
+    save_checkpoint(tmp_path / "model.safetensors", model, "hmnet_t", dict(meta))
+    assert main(["export", "--model", str(tmp_path), "-o", str(tmp_path / "m.onnx")]) == 0
+    crops = np.random.default_rng(1).integers(0, 256, (3, 96, 96)).astype(np.uint8)
+    got = OnnxRunner(tmp_path / "m.onnx", threads=1)(crops)
+    want = predict_crops(with_tta(model, meta), crops)
+    assert np.abs(got - want).max() < 1e-3
+    assert np.abs(want - predict_crops(model, crops)).max() > 1e-3  # the views did change the answer
+
+
+def test_pair_graph_gives_both_flip_halves_as_predict_uses_them(tmp_path):
+    from facekeypoints.inference.export import export_onnx
+    from facekeypoints.inference.tta import with_tta
+
+    torch.manual_seed(0)
+    model = create_model("mobile_s").eval()
+    meta = {"config": {"tta_views": 2}}
+    save_checkpoint(tmp_path / "model.safetensors", model, "mobile_s", dict(meta))
+    export_onnx(tmp_path, tmp_path / "p.onnx", pair=True)
+    crops = np.random.default_rng(2).integers(0, 256, (4, 96, 96)).astype(np.uint8)
+    a, b = OnnxRunner(tmp_path / "p.onnx", threads=1)(crops)
+    ta, tb = with_tta(model, meta).pair(torch.from_numpy(crops).float()[:, None])
+    assert np.abs(a - ta.detach().numpy()).max() < 1e-3 and np.abs(b - tb.detach().numpy()).max() < 1e-3

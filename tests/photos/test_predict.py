@@ -1,0 +1,255 @@
+import io
+import json
+import tarfile
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from facekeypoints.checkpoint import save_checkpoint
+from facekeypoints.cli import main
+from facekeypoints.data import DataError
+from facekeypoints.fileio import sha256_file
+from facekeypoints.keypoints import KEYPOINT_NAMES
+from facekeypoints.models import create_model
+from facekeypoints.photos.batch import expand_inputs
+from facekeypoints.photos.detect import YUNET_SHA256, Framer, create_detector, read_image
+from facekeypoints.photos.predict import KeypointDetector
+from tests.conftest import shared_path
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    save_checkpoint(tmp_path / "m" / "model.safetensors", create_model("paper_tiny").eval(), "paper_tiny", {})
+    return tmp_path / "m"
+
+
+@pytest.fixture
+def face_photo(tmp_path):
+    """A real face frame from the shared YouTube Faces test tar."""
+    with tarfile.open(shared_path("youtube-faces-68", "test_annotated_asis.tar")) as tf:
+        raw = tf.extractfile("test/Abdullah_Gul_11.jpg").read()
+    path = tmp_path / "photos" / "face.jpg"
+    path.parent.mkdir()
+    path.write_bytes(raw)
+    return path
+
+
+def test_exif_orientation_is_applied():
+    img = np.zeros((40, 80, 3), np.uint8)
+    img[:, :10] = 255  # a bright band on the left
+    pil = Image.fromarray(img)
+    exif = pil.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    buf = io.BytesIO()
+    pil.save(buf, "JPEG", exif=exif.tobytes())
+    gray = read_image(buf.getvalue())
+    assert gray.shape == (80, 40) and gray[:10].mean() > 200  # the band is now at the top
+
+
+def test_formats_and_depths_are_read(tmp_path):
+    rgba = np.zeros((30, 20, 4), np.uint8)
+    rgba[..., 1] = 200
+    cv2.imwrite(str(tmp_path / "a.png"), rgba)
+    cv2.imwrite(str(tmp_path / "b.png"), np.full((30, 20), 40000, np.uint16))
+    cv2.imwrite(str(tmp_path / "c.bmp"), np.zeros((30, 20, 3), np.uint8))
+    for name in ("a.png", "b.png", "c.bmp"):
+        g = read_image(tmp_path / name)
+        assert g.shape == (30, 20) and g.dtype == np.uint8
+    assert read_image(tmp_path / "b.png").mean() == pytest.approx(40000 >> 8, abs=1)
+    assert read_image(Image.new("RGB", (7, 5))).shape == (5, 7)
+
+
+@pytest.mark.parametrize(("data", "msg"), [(b"", "empty file"), (b"not an image", "not a readable image")])
+def test_bad_images_are_clear_errors(data, msg):
+    with pytest.raises(DataError, match=msg):
+        read_image(data, "x.jpg")
+
+
+def test_huge_image_header_is_refused_before_decoding():
+    # A valid PNG header declaring 30000 x 30000 pixels, with almost no data.
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    with pytest.raises(DataError, match="too large"):
+        read_image(png, "bomb.png")
+
+
+def test_framer_maps_a_box_to_the_crop_centre():
+    m = Framer(k=90.0, u=0.5, v=0.5).framing(np.array([100, 200, 190, 290]))
+    assert m[0, 0] == pytest.approx(1.0) and m[0, 1] == 0 and m[1, 0] == 0
+    assert np.allclose(m[:, :2] @ [145, 245] + m[:, 2], [47.5, 47.5])
+
+
+def test_framer_puts_the_five_landmarks_on_the_template_also_when_tilted():
+    t5 = ((30.0, 38.0), (64.0, 38.0), (47.0, 57.0), (34.0, 72.0), (62.0, 72.0))
+    angle = np.radians(20)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    src = (np.array(t5) - 48) @ rot.T * 3.0 + [400, 300]  # the template, 3x larger, turned 20 degrees
+    box = np.r_[src.min(0) - 50, src.max(0) + 50]
+    upright = Framer(90, 0.5, 0.5, t5, rotate=True).framing(box, src)
+    assert np.allclose(src @ upright[:, :2].T + upright[:, 2], t5, atol=1e-6)
+    axis = Framer(90, 0.5, 0.5, t5, rotate=False).framing(box, src)
+    assert axis[0, 1] == 0 and axis[0, 0] == pytest.approx(1 / 3 * np.cos(angle), rel=1e-6)
+    # no landmarks (Haar), or NaN ones: the box decides
+    assert np.allclose(Framer(90, 0.5, 0.5, t5).framing(box, np.full((5, 2), np.nan)),
+                       Framer(90, 0.5, 0.5).framing(box))
+
+
+def test_vendored_yunet_is_the_upstream_file():
+    from importlib import resources
+
+    with resources.as_file(resources.files("facekeypoints") / "assets" / "yunet_2023mar_int8bq.onnx") as p:
+        assert p.stat().st_size == 122_489 and sha256_file(p) == YUNET_SHA256
+
+
+def test_yunet_finds_a_real_face_with_five_landmarks_in_order(face_photo):
+    bgr = read_image(face_photo, color=True)
+    found = create_detector("yunet")(bgr)
+    assert len(found) >= 1 and found.scores[0] >= 0.6
+    x1, y1, x2, y2 = found.boxes[0]
+    re, le, nose, mr, ml = found.landmarks[0]
+    assert x1 < re[0] < le[0] < x2 and y1 < re[1] < nose[1] < mr[1] < y2  # subject's right eye = image left
+    assert mr[0] < ml[0]
+    # gray in, same faces; every detector keeps the same interface
+    assert len(create_detector("yunet")(read_image(face_photo))) == len(found)
+    assert create_detector("haar")(bgr).landmarks.shape[1:] == (5, 2)
+    with pytest.raises(ValueError, match="unknown detector"):
+        create_detector("mtcnn")
+
+
+def test_expand_inputs_folders_globs_and_missing(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for n in ("d/b.jpg", "d/sub/a.png", "d/notes.txt"):
+        (tmp_path / n).write_bytes(b"x")
+    got = [p.relative_to(tmp_path).as_posix() for p in expand_inputs([str(tmp_path / "d")])]
+    assert got == ["d/b.jpg", "d/sub/a.png"]
+    assert len(list(expand_inputs([str(tmp_path / "d" / "*.jpg")]))) == 1
+    assert list(expand_inputs([str(tmp_path / "missing.jpg")])) == [tmp_path / "missing.jpg"]
+
+
+def test_predict_jsonl_contract_on_a_real_face_and_bad_files(face_photo, tiny_model, capsys):
+    folder = face_photo.parent
+    (folder / "broken.jpg").write_bytes(b"junk")
+    cv2.imwrite(str(folder / "blank.png"), np.full((120, 160), 128, np.uint8))
+    assert main(["predict", str(folder), "--model", str(tiny_model), "--format", "jsonl"]) == 0
+    captured = capsys.readouterr()
+    recs = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in captured.out.splitlines()}
+    assert set(recs) == {"blank.png", "broken.jpg", "face.jpg"}
+    face = recs["face.jpg"]
+    assert face["error"] is None and (face["width"], face["height"]) == (227, 275)
+    assert len(face["faces"]) >= 1
+    f = face["faces"][0]
+    assert len(f["box"]) == 4 and 0 <= f["score"] <= 1 and list(f["keypoints"]) == list(KEYPOINT_NAMES)
+    assert all(0 <= k["confidence"] <= 1 and isinstance(k["x"], float) for k in f["keypoints"].values())
+    assert recs["broken.jpg"]["faces"] == [] and "not a readable image" in recs["broken.jpg"]["error"]
+    assert recs["blank.png"]["faces"] == [] and recs["blank.png"]["error"] is None
+    assert "3 images" in captured.err and "no face found" in captured.err
+
+
+def test_python_api_accepts_array_and_path(face_photo, tiny_model):
+    det = KeypointDetector.from_pretrained(tiny_model)
+    a = det(face_photo)
+    b = det(cv2.imread(str(face_photo)))  # BGR array
+    # JPEG decoded straight to gray vs. BGR then converted differ by a grey level here and there
+    assert len(a) == len(b) >= 1 and np.allclose(a[0]["box"], b[0]["box"], atol=2)
+
+
+def test_box_iou_by_hand():
+    from facekeypoints.photos.detect import box_iou
+
+    got = box_iou(np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float), np.array([0, 0, 10, 10]))
+    assert np.allclose(got, [1.0, 50 / 150, 0.0])
+
+
+def test_onnx_backend_agrees_with_torch(face_photo, tiny_model):
+    a = KeypointDetector.from_pretrained(tiny_model, backend="torch")(face_photo)
+    b = KeypointDetector.from_pretrained(tiny_model, backend="onnx")(face_photo)
+    assert len(a) == len(b) >= 1
+    for name in KEYPOINT_NAMES:
+        assert abs(a[0]["keypoints"][name]["x"] - b[0]["keypoints"][name]["x"]) < 0.05
+        assert abs(a[0]["keypoints"][name]["confidence"] - b[0]["keypoints"][name]["confidence"]) < 0.01
+
+
+def test_video_gives_one_record_per_frame_and_an_annotated_copy(face_photo, tiny_model, tmp_path, capsys):
+    frame = cv2.imread(str(face_photo))
+    video = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (frame.shape[1], frame.shape[0]))
+    for dx in range(4):
+        w.write(np.roll(frame, dx, axis=1))
+    w.release()
+    out_dir = tmp_path / "annotated"
+    assert main(["predict", str(video), "--model", str(tiny_model), "--smooth", "0.5",
+                 "--save-images", str(out_dir)]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frame"] for r in recs] == [0, 1, 2, 3]
+    assert all(r["error"] is None and len(r["faces"]) >= 1 for r in recs)
+    assert (out_dir / "clip.avi").stat().st_size > 0
+
+
+def test_csv_format_has_a_row_per_face(face_photo, tiny_model, capsys):
+    assert main(["predict", str(face_photo), "--model", str(tiny_model), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split(",")
+    assert header[:3] == ["path", "face", "box_x1"] and len(header) == 7 + 45 + 1
+    assert len(lines) >= 2 and all(len(line.split(",")) == len(header) for line in lines[1:])
+
+
+@pytest.mark.parametrize("name", ["default", "fast"])
+def test_bundled_model_finds_both_faces_of_the_sample_picture(name, capsys):
+    """No PATH: the drawn sample picture; the bundled model must put the points where faces have them."""
+    assert main(["predict", "--model", name, "--format", "jsonl"]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(recs) == 1 and recs[0]["error"] is None and (recs[0]["width"], recs[0]["height"]) == (800, 500)
+    faces = recs[0]["faces"]
+    assert len(faces) == 2
+    for f in faces:
+        x1, y1, x2, y2 = f["box"]
+        k = {n: (v["x"], v["y"]) for n, v in f["keypoints"].items()}
+        assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in k.values())
+        assert k["left_eye_center"][0] > k["nose_tip"][0] > k["right_eye_center"][0]  # subject's left = image right
+        assert k["left_eye_center"][1] < k["nose_tip"][1] < k["mouth_center_bottom_lip"][1]
+        assert k["left_eyebrow_inner_end"][1] < k["left_eye_center"][1]
+        assert all(0 <= v["confidence"] <= 1 for v in f["keypoints"].values())
+
+
+def test_bundled_model_loads_offline_from_the_package():
+    from facekeypoints.checkpoint import bundled_path, load_checkpoint
+
+    for name in ("default", "fast"):
+        model, meta = load_checkpoint(name)
+        assert meta["bundled_as"] == name and bundled_path(name).exists()
+        assert meta["config"]["split"] == "paper" and meta["config"]["split_seed"] == 0
+        assert bundled_path(name).with_suffix(".safetensors").stat().st_size <= 10 * 1024 * 1024
+        assert {"a", "b", "tau_px"} <= set(meta["confidence"])
+
+
+def test_save_images_keeps_colours_and_format_and_folders_take_every_type(face_photo, tiny_model, tmp_path, capsys):
+    folder = face_photo.parent
+    bgr = cv2.imread(str(face_photo))
+    bgr[:20, :20] = (0, 200, 0)  # a green corner the drawing never touches
+    cv2.imwrite(str(folder / "colour.png"), bgr)
+    cv2.imwrite(str(folder / "also.ppm"), bgr)
+    cv2.imwrite(str(folder / "gray.pgm"), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    out = tmp_path / "annotated"
+    assert main(["predict", str(folder), "--model", str(tiny_model), "--save-images", str(out)]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["path"].rsplit("/", 1)[-1] for r in recs} == {"face.jpg", "colour.png", "also.ppm", "gray.pgm"}
+    saved = {p.name for p in out.iterdir()}
+    assert {"face.jpg", "colour.png", "also.ppm"} <= saved  # the input's own format
+    assert "gray.png" in saved or "gray.pgm" in saved
+    png = cv2.imread(str(out / "colour.png"))
+    assert png.shape == bgr.shape and tuple(png[5, 5]) == (0, 200, 0)  # colours kept, lossless stays lossless
+    assert (png[..., 2].astype(int) - png[..., 1]).max() > 100  # the red points are drawn in colour
+
+
+def test_min_score_keeps_weak_faces_out(face_photo, tiny_model, capsys):
+    assert main(["predict", str(face_photo), "--model", str(tiny_model), "--min-score", "1.0"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["faces"] == [] and rec["error"] is None

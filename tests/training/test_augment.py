@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+
+from facekeypoints.geometry import flip_images, unflip_keypoints
+from facekeypoints.keypoints import FLIP_IDX
+from facekeypoints.training.augment import AugmentConfig, augment_batch, photometric, random_affine, warp
+
+
+def _blob_images(kp: torch.Tensor, size: int = 96) -> torch.Tensor:
+    """One image per keypoint set: a Gaussian blob at each point (to locate them again)."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    d = (xx[None, None] - kp[..., 0, None, None]) ** 2 + (yy[None, None] - kp[..., 1, None, None]) ** 2
+    return torch.exp(-d / (2 * 1.5**2))  # (B, K, H, W): one channel per keypoint
+
+
+def _centroids(img: torch.Tensor) -> torch.Tensor:
+    size = img.shape[-1]
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    w = img.clamp(min=0)
+    s = w.sum((-1, -2))
+    return torch.stack([(w * xx).sum((-1, -2)) / s, (w * yy).sum((-1, -2)) / s], -1)
+
+
+@pytest.mark.parametrize("kind", ["flip", "rotate", "scale", "translate", "all"])
+def test_points_follow_the_pixels(kind):
+    g = torch.Generator().manual_seed(0)
+    off = dict(flip=0.0, rotate=0.0, scale=0.0, translate=0.0)
+    on = {"flip": dict(flip=1.0), "rotate": dict(rotate=25.0), "scale": dict(scale=0.2),
+          "translate": dict(translate=0.08), "all": dict(flip=0.5, rotate=20.0, scale=0.15, translate=0.06)}[kind]
+    cfg = AugmentConfig(**{**off, **on})
+    kp = 48 + torch.randn(6, 15, 2, generator=g) * 12
+    imgs = _blob_images(kp)  # (6, 15, 96, 96)
+    a, flip = random_affine(6, 96, cfg, g)
+    # warp each keypoint's channel as its own 1-channel image
+    warped = torch.stack([warp(imgs[:, k : k + 1], kp, a, flip)[0][:, 0] for k in range(15)], 1)
+    _, new_kp = warp(imgs[:, :1], kp, a, flip)
+    found = _centroids(warped)  # channel k holds the ORIGINAL keypoint k, wherever it went
+    expected = torch.where(flip[:, None, None], new_kp[:, list(FLIP_IDX)], new_kp)
+    ok = torch.isfinite(expected).all(-1)
+    assert ok.sum() > 60
+    assert torch.allclose(found[ok], expected[ok], atol=0.15)
+    if kind == "flip":
+        assert flip.all() and torch.allclose(new_kp[:, 1, 0], 95 - kp[:, 0, 0], atol=1e-4)
+
+
+def test_points_pushed_out_become_missing():
+    cfg = AugmentConfig(flip=0, rotate=0, scale=0, translate=0)
+    a, flip = random_affine(1, 96, cfg)
+    a[0, 0, 2] += 40  # shift right by 40 px
+    kp = torch.full((1, 15, 2), 48.0)
+    kp[0, 0, 0] = 70.0
+    _, out = warp(torch.zeros(1, 1, 96, 96), kp, a, flip)
+    assert torch.isnan(out[0, 0]).all() and torch.isfinite(out[0, 1]).all()
+
+
+def test_photometric_keeps_range_and_shape_and_is_seeded():
+    x = torch.rand(4, 1, 96, 96) * 255
+    a = photometric(x, AugmentConfig(), torch.Generator().manual_seed(1))
+    b = photometric(x, AugmentConfig(), torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and a.min() >= 0 and a.max() <= 255 and torch.equal(a, b)
+    assert not torch.equal(a, x)
+
+
+def test_augment_batch_and_flip_tta_round_trip():
+    x, kp = torch.rand(3, 1, 96, 96) * 255, torch.rand(3, 15, 2) * 95
+    y, kp2 = augment_batch(x, kp, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and kp2.shape == kp.shape
+    flipped = flip_images(x)
+    assert torch.equal(flip_images(flipped), x)
+    back = unflip_keypoints(unflip_keypoints(kp, 96), 96)
+    assert np.allclose(back.numpy(), kp.numpy(), atol=1e-4)
