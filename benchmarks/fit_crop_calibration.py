@@ -10,7 +10,9 @@ most is compared with the framing `data convert` used for that face:
 
 - box: k = scale * box width and the crop centre's place in the box (u, v), medians;
 - landmarks (YuNet): each of the 5 points mapped into the training crop; their medians are
-  ``template5``, where the pipeline puts the detector's 5 points (least squares).
+  ``template5``, where the pipeline puts the detector's 5 points (least squares);
+- ``correction``: a ridge regression from the 5 points, framed on ``template5``, to where the
+  face's 4 framing keypoints (``KAGGLE_TEMPLATE``, from its 68 points) sit in that same frame.
 
 Writes src/facekeypoints/assets/calibration_DETECTOR.json with spreads and detection counts.
 """
@@ -27,7 +29,9 @@ import pandas as pd
 from facekeypoints.data import load_training, make_split
 from facekeypoints.data.landmarks68 import iter_faces
 from facekeypoints.fileio import atomic_write_json
-from facekeypoints.photos.detect import box_iou, create_detector, read_image
+from facekeypoints.geometry import KAGGLE_TEMPLATE, apply_affine, fit_scale_shift, scale_shift_matrix
+from facekeypoints.keypoints import INDEX, map_68_to_15
+from facekeypoints.photos.detect import box_iou, correction_features, create_detector, read_image
 
 ASSETS = Path(__file__).parents[1] / "src/facekeypoints/assets"
 
@@ -39,7 +43,7 @@ def _measure(det, src: str, data: str, only_train: bool) -> tuple[list, list, in
         ds = load_training(data)
         keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)["train"]])
     framing = meta.set_index("source")[["scale", "shift_x", "shift_y"]]
-    boxes_rows, lm_rows, missed = [], [], 0
+    boxes_rows, lm_rows, four_rows, missed = [], [], [], 0
     for face in iter_faces(src):
         if face.name not in keep:
             continue
@@ -55,7 +59,23 @@ def _measure(det, src: str, data: str, only_train: bool) -> tuple[list, list, in
         boxes_rows.append((s * (x2 - x1), (cx - x1) / (x2 - x1), (cy - y1) / (y2 - y1)))
         if np.isfinite(found.landmarks[i]).all():
             lm_rows.append(found.landmarks[i] * s + np.array([tx, ty]))
-    return boxes_rows, lm_rows, missed
+            four_rows.append((found.landmarks[i], found.boxes[i],
+                              map_68_to_15(face.points)[[INDEX[n] for n in KAGGLE_TEMPLATE]]))
+    return boxes_rows, lm_rows, four_rows, missed
+
+
+def fit_correction(rows: list, template5: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """``(15, 8)``: the landmarks and box framed on template5 (``correction_features``) -> the 4
+    framing keypoints in that frame, by ridge regression."""
+    xs, ys = [], []
+    for lm5, box, four in rows:
+        m = scale_shift_matrix(*fit_scale_shift(lm5, template5))
+        xs.append(correction_features(m, lm5, box))
+        ys.append(apply_affine(four, m).reshape(-1))
+    x, y = np.array(xs), np.array(ys)
+    reg = ridge * np.eye(x.shape[1])
+    reg[-1, -1] = 0  # the bias is not shrunk
+    return np.linalg.solve(x.T @ x + reg, x.T @ y)
 
 
 def main() -> None:
@@ -69,11 +89,11 @@ def main() -> None:
     args = ap.parse_args()
 
     det = create_detector(args.detector)
-    rows, lms, missed = _measure(det, args.src, args.data, only_train=True)
+    rows, lms, fours, missed = _measure(det, args.src, args.data, only_train=True)
     used = [f"{args.data} paper split, train part"]
     for src, data in args.extra:
-        r, m, x = _measure(det, src, data, only_train=False)
-        rows, lms, missed = rows + r, lms + m, missed + x
+        r, m, f, x = _measure(det, src, data, only_train=False)
+        rows, lms, fours, missed = rows + r, lms + m, fours + f, missed + x
         used.append(f"{data} (all)")
     r = np.array(rows)
     fit = {"k": float(np.median(r[:, 0])), "u": float(np.median(r[:, 1])), "v": float(np.median(r[:, 2])),
@@ -84,6 +104,7 @@ def main() -> None:
         t5 = np.median(np.stack(lms), 0)
         fit["template5"] = [[round(float(x), 3), round(float(y), 3)] for x, y in t5]
         fit["template5_iqr_px"] = float(np.median(np.subtract(*np.percentile(np.stack(lms), [75, 25], axis=0))))
+        fit["correction"] = [[round(float(v), 6) for v in row] for row in fit_correction(fours, t5)]
     out = args.out or ASSETS / f"calibration_{args.detector}.json"
     atomic_write_json(out, fit)
     print(json.dumps(fit, indent=2))

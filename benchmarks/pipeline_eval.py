@@ -6,8 +6,10 @@
 For every face of the YT15 `paper` split's test part (``--part all``: every face of the
 source, e.g. for detection rates on wild-68), the original image file goes through
 ``KeypointDetector`` once per ``--variants`` entry ``DETECTOR:FRAMING:REFINE``: detector
-``yunet`` or ``haar``; framing ``lm`` (scale + shift from the 5 landmarks), ``rot`` (the same
-with rotation) or ``box`` (the calibrated box); ``REFINE`` re-framing passes. A face counts as
+``yunet`` or ``haar``; framing ``lm`` (scale + shift from the 5 landmarks), ``lmc`` (the same,
+through the fitted correction to the 4 framing keypoints: the default), ``rot``/``rotc`` (the
+same with rotation) or ``box`` (the calibrated box); ``REFINE`` re-framing passes. ``--part val``
+scores the split's validation faces: framings are chosen there, never on the test faces. A face counts as
 detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in
 original-image pixels against the 15 keypoints mapped from its 68 (normalised by the
 outer-eye-corner distance); boxes that overlap no annotated face are counted as extra boxes
@@ -102,10 +104,11 @@ def main() -> None:
     ap.add_argument("--model", default="default", help="bundled name or checkpoint (default: default)")
     ap.add_argument("--src", required=True, help="68-point source folder")
     ap.add_argument("--data", help="its converted folder (needed for --part test)")
-    ap.add_argument("--part", default="test", choices=("test", "all"), help="YT15 paper test part, or every face")
-    ap.add_argument("--variants", default="haar:box:1,yunet:lm:0,yunet:lm:1,yunet:rot:1",
+    ap.add_argument("--part", default="test", choices=("test", "val", "all"),
+                    help="YT15 paper test or validation part, or every face of --src")
+    ap.add_argument("--variants", default="haar:box:1,yunet:lm:0,yunet:lmc:0,yunet:lmc:1,yunet:rotc:0",
                     help="DETECTOR:FRAMING:REFINE entries to compare, comma-separated "
-                         "(default: haar:box:1,yunet:lm:0,yunet:lm:1,yunet:rot:1)")
+                         "(default: haar:box:1,yunet:lm:0,yunet:lmc:0,yunet:lmc:1,yunet:rotc:0)")
     ap.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="model runtime (default: onnx)")
     ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
@@ -116,10 +119,10 @@ def main() -> None:
     from facekeypoints.photos.predict import KeypointDetector
 
     keep = None
-    if args.part == "test":
+    if args.part in ("test", "val"):
         ds = load_training(args.data)
         meta = pd.read_csv(f"{args.data}/meta.csv", keep_default_na=False)
-        keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)["test"]])
+        keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)[args.part]])
     tmp = Path(tempfile.mkdtemp(prefix="fkp-pipeline-"))
     names, truths68, files = [], [], []
     for face in iter_faces(args.src):
@@ -142,11 +145,13 @@ def main() -> None:
         detector, framing, refine = variant.split(":")
         t0 = time.perf_counter()
         det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
-                                               detector=detector, rotate=framing == "rot")
+                                               detector=detector, rotate=framing.startswith("rot"))
         load_ms = 1000 * (time.perf_counter() - t0)
         if framing == "box":
             f = det.framer
             det.framer = Framer(f.k, f.u, f.v) if detector != "haar" else Framer.load("haar")
+        elif framing in ("lm", "rot"):
+            det.framer = Framer.load(detector, rotate=framing == "rot", correct=False)
         det(raws[0])  # warm-up
         preds, ms, extra = [], [], 0
         for raw, t68 in zip(raws, truths68, strict=True):
@@ -158,8 +163,8 @@ def main() -> None:
             preds.append(_match(pts, boxes, t68))
             extra += _extra(boxes, t68)
         result[f"ours_{variant}"] = {**_score(preds, truths, ms), "extra_boxes": extra, "load_ms": load_ms}
-    if args.part == "test":
-        ideal = evaluate(args.model, args.data, "paper", plots=False)
+    if args.part in ("test", "val"):
+        ideal = evaluate(args.model, args.data, "paper", args.part, plots=False)
         result["ours_ideal_crops"] = {k: ideal[k] for k in ("rmse", "nme", "failure_rate", "n_faces")}
 
     if args.peer_python:

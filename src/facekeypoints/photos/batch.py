@@ -114,7 +114,7 @@ CSV_HEADER = ["path", "face", "box_x1", "box_y1", "box_x2", "box_y2", "score",
 
 def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save_images: str | None = None,
                 names: bool = False, backend: str = "auto", smooth: float = 0.0, detector: str = "yunet",
-                min_score: float | None = None, device: str = "cpu", refine: int = 1) -> dict[str, Any]:
+                min_score: float | None = None, device: str = "cpu", refine: int | None = None) -> dict[str, Any]:
     """Predict every input; one record per image (or video frame) to ``out``; returns the summary.
 
     Bad inputs never stop the run: each gets its record with ``error`` set and is listed in the

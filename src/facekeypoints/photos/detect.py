@@ -29,7 +29,15 @@ import cv2
 import numpy as np
 
 from ..fileio import DataError, sha256_file
-from ..geometry import fit_scale_shift, fit_similarity, scale_shift_matrix, to_gray
+from ..geometry import (
+    KAGGLE_TEMPLATE,
+    apply_affine,
+    fit_scale_shift,
+    fit_similarity,
+    invert_affine,
+    scale_shift_matrix,
+    to_gray,
+)
 
 MAX_PIXELS = 100_000_000  # larger images are refused (decompression bombs)
 DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only
@@ -217,6 +225,13 @@ def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
     return inter / ((boxes[:, 2:] - boxes[:, :2]).prod(1) + (box[2:] - box[:2]).prod() - inter)
 
 
+def correction_features(m: np.ndarray, landmarks: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """What ``Framer``'s correction reads, in crop pixels under the framing ``m``: the 5 landmarks,
+    the box's corners, and 1 (15 values)."""
+    corners = apply_affine(np.asarray(box, np.float64).reshape(2, 2), m)
+    return np.r_[apply_affine(landmarks, m).reshape(-1), corners.reshape(-1), 1.0]
+
+
 @dataclass(frozen=True)
 class Framer:
     """Detection -> crop framing ``(2, 3)``, so detector crops look like ``data convert``'s.
@@ -224,6 +239,9 @@ class Framer:
     From the box: scale ``k / box width``, crop centre at ``(x1 + u w, y1 + v h)``. From the
     landmarks (when given and ``template5`` is fitted): the least-squares scale + shift
     (``rotate``: similarity) putting them on ``template5``, their place in training crops.
+    With ``correction`` (a linear map fitted on training faces) the 5 points, so framed, first
+    predict where the 4 framing keypoints of ``data convert`` (``KAGGLE_TEMPLATE``) are, and
+    those are framed exactly as training faces were: the detector's own point biases cancel.
     """
 
     k: float
@@ -232,6 +250,7 @@ class Framer:
     template5: tuple[tuple[float, float], ...] | None = None
     rotate: bool = False
     crop_size: int = 96
+    correction: tuple[tuple[float, ...], ...] | None = None  # (15, 8): correction_features -> 4 points
 
     def box_framing(self, box: np.ndarray) -> np.ndarray:
         x1, y1, x2, y2 = map(float, box)
@@ -243,15 +262,18 @@ class Framer:
     def framing(self, box: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         if self.template5 is not None and landmarks is not None and np.isfinite(landmarks).all():
             try:
-                if self.rotate:
-                    return fit_similarity(landmarks, np.array(self.template5))
-                return scale_shift_matrix(*fit_scale_shift(landmarks, np.array(self.template5)))
+                fit = fit_similarity if self.rotate else lambda s, d: scale_shift_matrix(*fit_scale_shift(s, d))
+                m = fit(landmarks, np.array(self.template5))
+                if self.correction is None:
+                    return m
+                four = (correction_features(m, landmarks, box) @ np.array(self.correction)).reshape(4, 2)
+                return fit(apply_affine(four, invert_affine(m)), np.array(list(KAGGLE_TEMPLATE.values())))
             except ValueError:
                 pass  # degenerate landmarks: frame from the box
         return self.box_framing(box)
 
     @classmethod
-    def load(cls, detector: str = "yunet", rotate: bool = False) -> Framer:
+    def load(cls, detector: str = "yunet", rotate: bool = False, correct: bool = True) -> Framer:
         """The calibration shipped in the package (``assets/calibration_DETECTOR.json``)."""
         try:
             text = resources.files("facekeypoints").joinpath(f"assets/calibration_{detector}.json").read_text()
@@ -259,5 +281,6 @@ class Framer:
             raise FileNotFoundError(f"no fitted calibration 'assets/calibration_{detector}.json' in the package; "
                                     "run benchmarks/fit_crop_calibration.py") from None
         d = json.loads(text)
-        t5 = d.get("template5")
-        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate)
+        t5, corr = d.get("template5"), d.get("correction") if correct else None
+        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate,
+                   correction=tuple(map(tuple, corr)) if corr else None)

@@ -3,9 +3,10 @@
 ``KeypointDetector`` is the Python API; ``facekeypoints predict`` wraps it. The image is
 decoded once, in colour: the face detector (YuNet by default, ``detect.py``) sees colour,
 the keypoint network its grayscale crop. Each face is framed from the detector's 5
-landmarks onto the place they take in training crops, re-framed once from the 15 points
-found (as ``data convert`` frames training faces), and the points are mapped back to the
-original image's pixels (after EXIF orientation). Per-keypoint confidence is flip
+landmarks (through a correction fitted on training faces, ``detect.Framer``) as ``data
+convert`` frames training faces, and the points are mapped back to the original image's
+pixels (after EXIF orientation). After a box-only detector (Haar) one re-framing pass from
+the 15 points found follows. Per-keypoint confidence is flip
 consistency: the model sees the crop and its mirror image, and the distance between the two
 answers becomes the probability that the point is within ``tau`` crop pixels of the truth,
 as calibrated on validation faces (``confidence.py``; bundled models carry their calibration).
@@ -31,6 +32,9 @@ from .detect import Detections, Framer, HaarDetector, YuNetDetector, create_dete
 BACKENDS = ("auto", "onnx", "torch")
 
 
+DEFAULT_REFINE = {"yunet": 0, "haar": 1}
+
+
 class KeypointDetector:
     """Faces and their 15 keypoints in any image.
 
@@ -42,13 +46,15 @@ class KeypointDetector:
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any],
                  detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
-                 onnx_path: str | Path | None = None, refine: int = 1, rotate: bool = False):
+                 onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool = False):
         self.model, self.meta = model.eval(), meta
         self.net = with_tta(self.model, meta)  # the config's re-framing views; its `pair` gives both flips
-        self.refine = refine  # re-framing passes after the detector's framing (0 = detector framing only)
         self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
         self.detector = detector or create_detector("yunet")
         self.framer = framer or Framer.load(self.detector.name, rotate=rotate)
+        # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
+        # landmark framing, where they cost accuracy (docs/benchmarks.md, section 6).
+        self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
         self.size = int(meta["input"]["size"])
         self.backend = "onnx" if onnx_path else "torch"
         if onnx_path:
@@ -58,14 +64,14 @@ class KeypointDetector:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "auto",
-                        refine: int = 1, detector: str = "yunet", min_score: float | None = None,
+                        refine: int | None = None, detector: str = "yunet", min_score: float | None = None,
                         rotate: bool = False) -> KeypointDetector:
         """A bundled model by name (``default``, ``fast``) or a checkpoint (run folder, model.json or
         model.safetensors).
 
         ``backend``: ``onnx`` (onnxruntime, CPU), ``torch``, or ``auto`` (onnx on the CPU, torch on a
         GPU). ``detector``: ``yunet`` or ``haar``; faces scoring under ``min_score`` are never reported
-        (None: the detector's default). ``refine``: re-framing passes (0 = detector framing only).
+        (None: the detector's default). ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar).
         The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
         """
         if backend not in BACKENDS:
