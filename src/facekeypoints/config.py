@@ -25,6 +25,7 @@ def _key(default: Any, *, choices: tuple[str, ...] | None = None, lo: float | No
 
 @dataclass
 class TrainConfig:
+    recipe: str = ""  # the recipe these values started from (runs are named after it)
     # ---- data
     data: str = ""  # Kaggle-layout folder, training.csv or zip (see `facekeypoints data`)
     split: str = _key("paper", choices=SPLITS)  # split protocol (data/splits.py)
@@ -129,7 +130,8 @@ def make_config(recipe: str = "paper", **overrides: Any) -> TrainConfig:
     """A recipe with overrides applied (strings are parsed, everything is type-checked)."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
-    return _checked({**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}, TrainConfig())
+    values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
+    return _checked({"recipe": recipe, **values}, TrainConfig())
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:

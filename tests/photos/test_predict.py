@@ -253,3 +253,26 @@ def test_min_score_keeps_weak_faces_out(face_photo, tiny_model, capsys):
     assert main(["predict", str(face_photo), "--model", str(tiny_model), "--min-score", "1.0"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["faces"] == [] and rec["error"] is None
+
+
+def test_large_jpeg_is_decoded_reduced_and_gives_the_same_points():
+    """A 4800x3000 JPEG: detection and the large faces' crops come from the 1/4 decode; the points
+    must match those found on the fully decoded picture to well under a pixel per 100."""
+    from facekeypoints.photos.detect import read_picture
+    from facekeypoints.photos.sample import sample_image
+
+    big = cv2.resize(cv2.cvtColor(sample_image(), cv2.COLOR_GRAY2BGR), (4800, 3000), interpolation=cv2.INTER_CUBIC)
+    raw = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    pic = read_picture(raw)
+    assert pic.factor == 4 and (pic.width, pic.height) == (4800, 3000) and pic.image.shape[:2] == (750, 1200)
+    det = KeypointDetector.from_pretrained("fast")
+    reduced = det.detect_picture(pic)
+    full = det.detect(cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR))
+    assert len(reduced) == len(full) == 2
+    for a, b in zip(sorted(reduced, key=lambda f: f["box"][0]), sorted(full, key=lambda f: f["box"][0]), strict=True):
+        width = b["box"][2] - b["box"][0]
+        for n in KEYPOINT_NAMES:
+            ka, kb = a["keypoints"][n], b["keypoints"][n]
+            d = np.hypot(ka["x"] - kb["x"], ka["y"] - kb["y"])
+            assert d < 0.02 * width, (n, d, width)
+    assert pic._full is None  # the faces were large: the full image was never decoded

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..fileio import IMAGE_EXTS, DataError
 from ..keypoints import KEYPOINT_NAMES
-from .detect import box_iou, read_image
+from .detect import box_iou, read_picture
 from .draw import draw, save_image
 from .predict import KeypointDetector
 
@@ -48,14 +48,14 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[Path]:
 def _image_record(det: KeypointDetector, path: Path, save_images: str | None, names: bool) -> dict[str, Any]:
     rec: dict[str, Any] = {"path": str(path), "width": None, "height": None, "faces": [], "error": None}
     try:
-        image = read_image(path, color=True)
+        pic = read_picture(path)
     except DataError as e:
         rec["error"] = str(e)
         return rec
-    rec["height"], rec["width"] = (int(v) for v in image.shape[:2])
-    rec["faces"] = det.detect(image)
+    rec["height"], rec["width"] = int(pic.height), int(pic.width)
+    rec["faces"] = det.detect_picture(pic)
     if save_images:
-        save_image(Path(save_images) / path.name, draw(image, rec["faces"], names))
+        save_image(Path(save_images) / path.name, draw(pic.full(), rec["faces"], names))
     return rec
 
 

@@ -23,11 +23,11 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..fileio import cache_dir
-from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix, to_gray
+from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix
 from ..inference.confidence import confidence
 from ..inference.tta import with_tta
 from ..keypoints import KEYPOINT_NAMES
-from .detect import Detections, Framer, HaarDetector, YuNetDetector, create_detector, read_image
+from .detect import Detections, Framer, HaarDetector, Picture, YuNetDetector, create_detector, read_picture
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -113,9 +113,19 @@ class KeypointDetector:
         d = np.sqrt(((a - b) ** 2).sum(-1))  # flip disagreement, crop pixels
         return 0.5 * (a + b), confidence(d, self.meta.get("confidence")).astype(np.float32)
 
-    def _predict_framed(self, gray: np.ndarray, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _crop(self, pic: Picture, m: np.ndarray) -> np.ndarray:
+        """The crop of framing ``m`` (full-image pixels): from the reduced decode when the crop
+        shrinks the face at least that much anyway, else from the full image."""
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        if pic.factor > 1 and scale * pic.factor <= 1.0:
+            to_full = pic.to_full()
+            reduced = np.c_[m[:, :2] @ to_full[:, :2], m[:, :2] @ to_full[:, 2] + m[:, 2]]
+            return crop_affine(pic.gray(reduced=True), reduced, self.size)
+        return crop_affine(pic.gray(reduced=False), m, self.size)
+
+    def _predict_framed(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Image-pixel keypoints ``(N, 15, 2)`` and confidences for faces cropped by ``framings``."""
-        crops = np.stack([crop_affine(gray, m, self.size) for m in framings]) if framings else \
+        crops = np.stack([self._crop(pic, m) for m in framings]) if framings else \
             np.zeros((0, self.size, self.size), np.uint8)
         kps, conf = self.predict_crops(crops)
         pts = [apply_affine(k, invert_affine(m)) for k, m in zip(kps, framings, strict=True)]
@@ -124,19 +134,26 @@ class KeypointDetector:
     def __call__(self, image: Any) -> list[dict[str, Any]]:
         """Every face found: ``[{"box": [x1, y1, x2, y2], "score", "keypoints": {name: {"x", "y",
         "confidence"}}}]``, strongest first, in the image's pixels."""
-        return self.detect(read_image(image, color=True))
+        return self.detect_picture(read_picture(image))
 
     def detect(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Every face in a decoded uint8 image, BGR or gray (see ``__call__``)."""
-        found = self.detector(image)
-        return self.keypoints_for(to_gray(image), found)
+        return self.detect_picture(Picture(image))
 
     detect_gray = detect  # the name earlier releases used
 
-    def keypoints_for(self, gray: np.ndarray, found: Detections) -> list[dict[str, Any]]:
-        """The 15 keypoints of each detected face in a grayscale image."""
+    def detect_picture(self, pic: Picture) -> list[dict[str, Any]]:
+        """Every face in a ``Picture`` (``detect.read_picture``), in full-image pixels."""
+        found = self.detector(pic.image)
+        if pic.factor > 1:  # boxes and landmarks to full-image pixels
+            r, c = float(pic.factor), (pic.factor - 1) / 2
+            found = Detections(found.boxes * r + c, found.scores, found.landmarks * r + c)
+        return self.keypoints_for(pic, found)
+
+    def keypoints_for(self, pic: Picture, found: Detections) -> list[dict[str, Any]]:
+        """The 15 keypoints of each detected face."""
         framings = [self.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
-        pts, conf = self._predict_framed(gray, framings)
+        pts, conf = self._predict_framed(pic, framings)
         # Re-frame: fit the training framing (data convert's template) to the points just
         # found and predict again, so the crop matches the training faces.
         for _ in range(self.refine):
@@ -145,7 +162,7 @@ class KeypointDetector:
                     framings[i] = template_matrix(p, self.rotate)
                 except ValueError:
                     pass  # degenerate points: keep the previous framing for this face
-            pts, conf = self._predict_framed(gray, framings)
+            pts, conf = self._predict_framed(pic, framings)
         faces = []
         for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True):
             faces.append({

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
 from ..fileio import IMAGE_EXTS, DataError
-from .detect import read_image
+from .detect import read_picture
 from .predict import KeypointDetector
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -51,7 +51,7 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
         if len(raw) > max_upload_bytes:
             raise HTTPException(413, f"{name}: upload larger than {max_upload_bytes} bytes")
         try:
-            return name, read_image(raw, name, color=True)
+            return name, read_picture(raw, name)
         except DataError as e:
             raise HTTPException(413 if "too large" in str(e) else 415, str(e)) from None
 
@@ -59,18 +59,17 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
     def preview(file: UploadFile = File(..., description="an image the browser may not show"),  # noqa: B008
                 ) -> Response:
         """The upload as a JPEG at its own size (EXIF orientation applied), for pages that cannot decode it."""
-        _, image = decode(file)
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        _, pic = decode(file)
+        ok, buf = cv2.imencode(".jpg", pic.full(), [cv2.IMWRITE_JPEG_QUALITY, 90])
         return Response(buf.tobytes(), media_type="image/jpeg")
 
     @app.post("/v1/keypoints")
     def keypoints(file: UploadFile = File(..., description="an image: " + ", ".join(sorted(IMAGE_EXTS))),  # noqa: B008
                   min_score: float = Query(0.0, ge=0.0, le=1.0, description="drop faces scoring below this")
                   ) -> dict[str, Any]:
-        name, image = decode(file)
-        faces = [f for f in det.detect(image) if f["score"] >= min_score]
-        return {"path": name, "width": int(image.shape[1]), "height": int(image.shape[0]), "faces": faces,
-                "error": None}
+        name, pic = decode(file)
+        faces = [f for f in det.detect_picture(pic) if f["score"] >= min_score]
+        return {"path": name, "width": int(pic.width), "height": int(pic.height), "faces": faces, "error": None}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:

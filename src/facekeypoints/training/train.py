@@ -338,7 +338,8 @@ def _unpack_state(tensors, info, model, opt, gen: torch.Generator, ema=None, aug
 def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, resume: str | Path | None = None,
           runs_root: str | Path = "runs/train", name: str | None = None, progress: bool = True,
           evaluate_test: bool = True, stop_after: int | None = None) -> Path:
-    """Train a model; returns the run folder. ``resume=RUN_DIR`` continues an interrupted run.
+    """Train a model; returns the run folder ``runs_root/NAME`` (``name`` or the recipe's name, never
+    overwritten: NAME2, NAME3... when taken). ``resume=RUN_DIR`` continues an interrupted run.
 
     ``stop_after=N`` stops after N epochs of this call, exactly as an interruption would
     (no final weights); ``resume`` then continues to the same result. SIGINT/SIGTERM while it
@@ -373,7 +374,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
     if run_dir is None:
-        run_dir = dist.broadcast(next_run_dir(runs_root, name or "run") if dist.main else None)
+        run_dir = dist.broadcast(next_run_dir(runs_root, name or cfg.recipe or "run") if dist.main else None)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume and dist.main:
