@@ -6,16 +6,16 @@
 For every face of the YT15 `paper` split's test part (``--part all``: every face of the
 source, e.g. for detection rates on wild-68), the original image file goes through
 ``KeypointDetector`` once per ``--variants`` entry ``DETECTOR:FRAMING:REFINE``: detector
-``yunet`` or ``haar``; framing ``lm`` (scale + shift from the 5 landmarks), ``lmc`` (the same,
-through the fitted correction to the 4 framing keypoints: the default), ``rot``/``rotc`` (the
-same with rotation) or ``box`` (the calibrated box); ``REFINE`` re-framing passes. ``--part val``
-scores the split's validation faces: framings are chosen there, never on the test faces. A face counts as
-detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in
-original-image pixels against the 15 keypoints mapped from its 68 (normalised by the
-outer-eye-corner distance); boxes that overlap no annotated face are counted as extra boxes
-(often real faces nobody annotated). Times are per image from the file's bytes (decode
-included; model load reported apart). The same model on the ideal crops of ``data convert``
-(framed from the true landmarks) shows what the framing costs.
+``yunet`` or ``haar`` (``yunet@640``: the long side the detector sees); framing ``lm`` (scale +
+shift from the 5 landmarks), ``lmc`` (the same, through the fitted correction to the 4 framing
+keypoints: the default), ``rot``/``rotc`` (the same with rotation) or ``box`` (the calibrated
+box); ``REFINE`` re-framing passes. ``--part val`` scores the split's validation faces:
+framings are chosen there, never on the test faces. A face counts as detected when a box
+overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
+the 15 keypoints mapped from its 68 (normalised by the outer-eye-corner distance); boxes that
+overlap no annotated face are counted as extra boxes (often real faces nobody annotated). Times
+are per image from the file's bytes (decode included; model load reported apart). The same model
+on the ideal crops of ``data convert`` (framed from the true landmarks) shows what the framing costs.
 
 With ``--peer-python`` (a venv with ``pip install mediapipe==0.10.14``, the ``[peers]`` extra;
 it cannot share a venv with opencv-python-headless), the same images go through MediaPipe's
@@ -143,9 +143,11 @@ def main() -> None:
 
     for variant in args.variants.split(","):
         detector, framing, refine = variant.split(":")
+        detector, _, side = detector.partition("@")  # yunet@640: the detector sees 640 px
         t0 = time.perf_counter()
         det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
-                                               detector=detector, rotate=framing.startswith("rot"))
+                                               detector=detector, rotate=framing.startswith("rot"),
+                                               detect_side=int(side) if side else None)
         load_ms = 1000 * (time.perf_counter() - t0)
         if framing == "box":
             f = det.framer

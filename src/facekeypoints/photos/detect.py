@@ -211,13 +211,14 @@ class YuNetDetector:
     """OpenCV's YuNet face detector with its 5 landmarks (``cv2.FaceDetectorYN``).
 
     Images are shrunk to ``max_side`` for detection (YuNet finds faces of about 10 to 300
-    pixels at the size it sees); when nothing is found there, once more at ``retry_side``,
-    for faces that fill a large photo. Faces scoring under ``min_score`` are dropped.
+    pixels at the size it sees; its time grows with the pixels it sees); when nothing is found
+    there, once more at ``retry_side``, for small faces in a large photo. Faces scoring under
+    ``min_score`` are dropped.
     """
 
     name = "yunet"
 
-    def __init__(self, min_score: float = 0.6, max_side: int = DETECT_MAX_SIDE, retry_side: int = 320,
+    def __init__(self, min_score: float = 0.6, max_side: int = 320, retry_side: int = DETECT_MAX_SIDE,
                  nms: float = 0.3, top_k: int = 100):
         with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
             if not path.exists() or sha256_file(path) != YUNET_SHA256:
@@ -241,7 +242,7 @@ class YuNetDetector:
     def __call__(self, image: np.ndarray) -> Detections:
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else _as_bgr(image)
         out = self._detect(bgr, self.max_side)
-        if len(out) == 0 and max(bgr.shape[:2]) > self.retry_side:
+        if len(out) == 0 and max(bgr.shape[:2]) > self.max_side and self.retry_side != self.max_side:
             out = self._detect(bgr, self.retry_side)
         out = out[out[:, 14] >= self.min_score]
         out = out[np.argsort(-out[:, 14], kind="stable")]
