@@ -75,6 +75,7 @@ CASES = [
     ("predict: --min-score > 1", "predict --model {p}/m --min-score 2", "--min-score", 2),
     ("predict: unknown model", "predict --model nosuchmodel", "nosuchmodel", 2),
     ("predict: corrupt checkpoint", "predict --model {p}/broken", "model.safetensors", 2),
+    ("predict: --detect-size 10", "predict --model {p}/m --detect-size 10", "--detect-size", 2),
     ("predict: unknown detector", "predict --model {p}/m --detector mtcnn", "--detector", 2),
     ("predict: onnx on cuda", "predict --model {p}/m --backend onnx --device cuda", "backend onnx", 2),
     ("submit: missing test.csv", "submit --model {p}/m --test {p}/nosuch.csv --lookup {p}/lookup.csv -o {p}/s.csv",

@@ -114,7 +114,8 @@ CSV_HEADER = ["path", "face", "box_x1", "box_y1", "box_x2", "box_y2", "score",
 
 def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save_images: str | None = None,
                 names: bool = False, backend: str = "auto", smooth: float = 0.0, detector: str = "yunet",
-                min_score: float | None = None, device: str = "cpu", refine: int | None = None) -> dict[str, Any]:
+                min_score: float | None = None, device: str = "cpu", refine: int | None = None,
+                detect_side: int | None = None) -> dict[str, Any]:
     """Predict every input; one record per image (or video frame) to ``out``; returns the summary.
 
     Bad inputs never stop the run: each gets its record with ``error`` set and is listed in the
@@ -123,7 +124,7 @@ def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save
     if save_images and Path(save_images).exists() and not Path(save_images).is_dir():
         raise DataError(f"--save-images {save_images}: exists and is not a folder; name a folder")
     det = KeypointDetector.from_pretrained(model, device=device, backend=backend, detector=detector,
-                                           min_score=min_score, refine=refine)
+                                           min_score=min_score, refine=refine, detect_side=detect_side)
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer:
