@@ -33,6 +33,7 @@ BACKENDS = ("auto", "onnx", "torch")
 
 
 DEFAULT_REFINE = {"yunet": 0, "haar": 1}
+LIGHT_PARAMS = 300_000  # parameters x views: a network under this gets one onnxruntime thread (fast: 96k)
 
 
 class KeypointDetector:
@@ -60,7 +61,10 @@ class KeypointDetector:
         if onnx_path:
             from ..inference.export import OnnxRunner
 
-            self.runner = OnnxRunner(onnx_path)
+            # A light network runs faster on one thread: a thread pool spinning between its calls
+            # takes the cores from the face detector (fast: 8.8 -> 6.3 ms per photo here).
+            work = sum(p.numel() for p in self.model.parameters()) * (1 + self.net.views)
+            self.runner = OnnxRunner(onnx_path, threads=1 if work < LIGHT_PARAMS else 0)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "auto",
