@@ -165,40 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fraction(text: str) -> float:
-    """An argparse type: a number in [0, 1)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"{text} is outside 0 <= value < 1")
-    return v
+def _ranged(kind: type, lo: float, hi: float, what: str, open_hi: bool = False):
+    """An argparse type: a ``kind`` (int or float) in ``lo..hi`` (``hi`` excluded with ``open_hi``)."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not (lo <= v < hi if open_hi else lo <= v <= hi):
+            raise argparse.ArgumentTypeError(f"{text} is outside {lo} <= value {'<' if open_hi else '<='} {hi}")
+        return v
+    return parse
 
 
-def _score(text: str) -> float:
-    """An argparse type: a detector score in [0, 1]."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is outside 0..1")
-    return v
-
-
-def _side(text: str) -> int:
-    """An argparse type: an image side in pixels, 64..4096."""
-    if not text.isdigit() or not 64 <= int(text) <= 4096:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a side in pixels (64..4096)")
-    return int(text)
-
-
-def _port(text: str) -> int:
-    """An argparse type: a TCP port."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)")
-    return int(text)
+_fraction = _ranged(float, 0, 1, "a number", open_hi=True)
+_score = _ranged(float, 0, 1, "a number")
+_side = _ranged(int, 64, 4096, "a side in pixels")
+_port = _ranged(int, 1, 65535, "a port number")
 
 
 def _add_pipeline_args(r: argparse.ArgumentParser) -> None:

@@ -63,7 +63,7 @@ class _Files:
                 self._tars.append(tf)
                 for m in tf.getmembers():
                     if m.isfile():
-                        self.readers[m.name.lstrip("./")] = self._tar_reader(tf, m)
+                        self.readers[_relative(m.name)] = self._tar_reader(tf, m)
             else:
                 self.readers[rel] = p.read_bytes
         # (folder, stem) -> path, for image lookup that ignores the extension (.jpg vs .webp)
@@ -84,6 +84,18 @@ class _Files:
 
     def folders(self) -> set[str]:
         return {folder for folder, _ in self.images}
+
+    def close(self) -> None:
+        for tf in self._tars:
+            tf.close()
+        self._tars.clear()
+
+
+def _relative(name: str) -> str:
+    """``./a/b`` -> ``a/b`` (a leading ``./``, however often; other dots stay)."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
 
 
 def _annotation_table(raw: bytes, name: str) -> pd.DataFrame | None:
@@ -124,7 +136,13 @@ def iter_faces(src: str | Path, bad: list[tuple[str, str]] | None = None) -> Ite
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (a 68-point source is a folder of images + annotations)")
     files = _Files(root)
-    bad = bad if bad is not None else []
+    try:
+        yield from _faces(files, root, bad if bad is not None else [])
+    finally:
+        files.close()  # the tars, when the faces are all read or the reader stops early
+
+
+def _faces(files: _Files, root: Path, bad: list[tuple[str, str]]) -> Iterator[Face68]:
     folders = files.folders()
     tables = [rel for rel in files.readers if rel.lower().endswith(".csv")]
     found_table = False
@@ -148,7 +166,7 @@ def iter_faces(src: str | Path, bad: list[tuple[str, str]] | None = None) -> Ite
             if path is None:
                 bad.append((item, f"no image named {stem}.* in {img_folder or root}"))
                 continue
-            yield Face68(f"{img_folder}/{image_name}".lstrip("./"), identity_of(image_name), pts, files.readers[path],
+            yield Face68(_relative(f"{img_folder}/{image_name}"), identity_of(image_name), pts, files.readers[path],
                          path)
     if found_table:
         return

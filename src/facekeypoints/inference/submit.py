@@ -40,7 +40,8 @@ def make_submission(model_path: str | Path, test: str | Path, lookup: str | Path
     ids, images = load_test(test)
     table = read_lookup(lookup)
     pred = predict_crops(with_tta(model, meta), images)
-    pred = np.clip(pred.reshape(len(pred), -1), 0.0, 96.0)  # (N, 30) in Kaggle column order
+    size = float(meta["input"]["size"])  # the model's input contract (96 for Kaggle's faces)
+    pred = np.clip(pred.reshape(len(pred), -1), 0.0, size)  # (N, 30) in Kaggle column order
 
     row_of = pd.Series(np.arange(len(ids)), index=ids)
     col_of = pd.Series(np.arange(len(COLUMNS)), index=list(COLUMNS))

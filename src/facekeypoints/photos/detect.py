@@ -347,7 +347,8 @@ class Framer:
         return self.box_framing(box)
 
     @classmethod
-    def load(cls, detector: str = "yunet", rotate: bool = False, correct: bool = True) -> Framer:
+    def load(cls, detector: str = "yunet", rotate: bool = False, correct: bool = True,
+             crop_size: int = 96) -> Framer:
         """The calibration shipped in the package (``assets/calibration_DETECTOR.json``)."""
         try:
             text = resources.files("facekeypoints").joinpath(f"assets/calibration_{detector}.json").read_text()
@@ -355,6 +356,9 @@ class Framer:
             raise FileNotFoundError(f"no fitted calibration 'assets/calibration_{detector}.json' in the package; "
                                     "run benchmarks/fit_crop_calibration.py") from None
         d = json.loads(text)
+        if crop_size != d.get("crop_size", 96):
+            raise ValueError(f"calibration_{detector}.json frames {d.get('crop_size', 96)}-px crops, the model takes "
+                             f"{crop_size}: fit one for it with benchmarks/fit_crop_calibration.py")
         t5, corr = d.get("template5"), d.get("correction") if correct else None
         return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate,
                    correction=tuple(map(tuple, corr)) if corr else None)

@@ -52,11 +52,11 @@ class KeypointDetector:
         self.net = with_tta(self.model, meta)  # the config's re-framing views; its `pair` gives both flips
         self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
         self.detector = detector or create_detector("yunet")
-        self.framer = framer or Framer.load(self.detector.name, rotate=rotate)
+        self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
+        self.framer = framer or Framer.load(self.detector.name, rotate=rotate, crop_size=self.size)
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 6).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
-        self.size = int(meta["input"]["size"])
         self.backend = "onnx" if onnx_path else "torch"
         if onnx_path:
             from ..inference.export import OnnxRunner
