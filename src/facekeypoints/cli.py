@@ -392,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, CheckpointError, ValueError) as e:
         print(f"facekeypoints {args.mode}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `facekeypoints models | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # files and folders: say which one and what went wrong, no traceback
         where = f"{e.filename}: " if e.filename else ""
         print(f"facekeypoints {args.mode}: error: {where}{e.strerror or e}", file=sys.stderr)
