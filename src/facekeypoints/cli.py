@@ -121,8 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "model.safetensors (default: default)")
     r.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="output format (default: jsonl)")
     r.add_argument("-o", "--output", help="write here instead of stdout")
-    r.add_argument("--save-images", metavar="DIR", help="also save annotated images to DIR")
-    r.add_argument("--names", action="store_true", help="with --save-images: write keypoint names too")
+    r.add_argument("--save-images", metavar="DIR",
+                   help="also save each picture with its faces drawn to DIR, in its own format and colours")
+    r.add_argument("--names", action="store_true",
+                   help="with --save-images: write keypoint names too (on faces at least 160 px wide)")
     _add_pipeline_args(r)
     r.add_argument("--smooth", type=_fraction, default=0.0, metavar="ALPHA",
                    help="video: blend each point with the previous frame's, 0 <= ALPHA < 1 (0 = off, 0.5 = strong)")
