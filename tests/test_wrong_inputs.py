@@ -77,7 +77,8 @@ CASES = [
     ("predict: corrupt checkpoint", "predict --model {p}/broken", "model.safetensors", 2),
     ("predict: --detect-size 10", "predict --model {p}/m --detect-size 10", "--detect-size", 2),
     ("predict: unknown detector", "predict --model {p}/m --detector mtcnn", "--detector", 2),
-    ("predict: onnx on cuda", "predict --model {p}/m --backend onnx --device cuda", "backend onnx", 2),
+    ("predict: unknown device", "predict --model {p}/m --device tpu", "device 'tpu'", 2),
+    ("evaluate: unknown device", "evaluate --model {p}/m --data {p}/good --device quantum", "device 'quantum'", 2),
     ("submit: missing test.csv", "submit --model {p}/m --test {p}/nosuch.csv --lookup {p}/lookup.csv -o {p}/s.csv",
      "nosuch.csv", 2),
     ("submit: missing lookup", "submit --model {p}/m --test {p}/good --lookup {p}/nolookup.csv -o {p}/s.csv",
@@ -126,6 +127,16 @@ def test_failed_train_leaves_no_run_folder(place, monkeypatch):
     assert main(["train", "--recipe", "tiny", "--data", str(place / "empty")]) == 2
     assert main(["train", "--recipe", "tiny", "--data", str(place / "good"), "model=nosuchnet"]) == 2
     assert not (place / "runs" / "train" / "tiny").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("argv", ["predict --model {p}/m --device cuda",
+                                  "evaluate --model {p}/m --data {p}/good --device cuda",
+                                  "train --recipe tiny --data {p}/good device=cuda"])
+def test_cuda_asked_where_there_is_none_is_a_clear_error(place, argv, capsys):
+    assert main([a.replace("{p}", str(place)) for a in argv.split()]) == 2
+    err = capsys.readouterr().err
+    assert "no such CUDA device" in err and "Traceback" not in err
 
 
 def test_the_table_covers_every_mode():

@@ -6,11 +6,18 @@ import numpy as np
 import torch
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if name == "auto":
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; a named device must exist here (a clear error if not)."""
+    if str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {name!r}: not a device name (cpu, cuda, cuda:N, auto)") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {name!r}: no such CUDA device here (torch {torch.__version__}, "
+                         f"{torch.cuda.device_count()} CUDA devices); use cpu")
+    return device
 
 
 def device_name(device: torch.device | str) -> str:

@@ -25,6 +25,7 @@ from ..checkpoint import load_checkpoint
 from ..fileio import cache_dir
 from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix
 from ..inference.confidence import confidence
+from ..inference.crops import pick_device
 from ..inference.tta import with_tta
 from ..keypoints import KEYPOINT_NAMES
 from .detect import Detections, Framer, HaarDetector, Picture, YuNetDetector, create_detector, read_picture
@@ -82,9 +83,10 @@ class KeypointDetector:
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        device = pick_device(device)
         if backend == "auto":
-            backend = "onnx" if torch.device(device).type == "cpu" else "torch"
-        if backend == "onnx" and torch.device(device).type != "cpu":
+            backend = "onnx" if device.type == "cpu" else "torch"
+        if backend == "onnx" and device.type != "cpu":
             raise ValueError(f"backend onnx runs on the CPU; use backend torch for device {device!r}")
         model, meta = load_checkpoint(name_or_path, device)
         onnx_path = None
