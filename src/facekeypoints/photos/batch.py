@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -83,6 +84,10 @@ def _video_records(det: KeypointDetector, path: Path, save_images: str | None, n
         return
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     writer, previous, i = None, [], 0
+    # The annotated copy is written beside its final name and renamed when complete (atomic).
+    final = Path(save_images) / (path.stem + ".avi") if save_images else None
+    partial = final.with_name(f".{final.name}.partial.avi") if final else None
+    complete = False
     try:
         while True:
             ok, frame = cap.read()
@@ -94,16 +99,21 @@ def _video_records(det: KeypointDetector, path: Path, save_images: str | None, n
             if save_images:
                 if writer is None:
                     Path(save_images).mkdir(parents=True, exist_ok=True)
-                    writer = cv2.VideoWriter(str(Path(save_images) / (path.stem + ".avi")),
-                                             cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
+                    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                                             (frame.shape[1], frame.shape[0]))
                 writer.write(draw(frame, faces, names))
             yield {"path": str(path), "frame": i, "time_s": round(i / fps, 4), "width": int(frame.shape[1]),
                    "height": int(frame.shape[0]), "faces": faces, "error": None}
             i += 1
+        complete = True
     finally:
         cap.release()
         if writer is not None:
             writer.release()
+            if complete:
+                os.replace(partial, final)
+            else:
+                partial.unlink(missing_ok=True)  # stopped early: no half video under the final name
     if i == 0:
         yield {"path": str(path), "width": None, "height": None, "faces": [], "error": f"{path}: no frames decoded"}
 
