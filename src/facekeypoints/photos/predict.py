@@ -56,14 +56,14 @@ class KeypointDetector:
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
         self.framer = framer or Framer.load(self.detector.name, rotate=rotate, crop_size=self.size)
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
-        # landmark framing, where they cost accuracy (docs/benchmarks.md, section 6).
+        # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
         self.backend = "onnx" if onnx_path else "torch"
         if onnx_path:
             from ..inference.export import OnnxRunner
 
             # A light network runs faster on one thread: a thread pool spinning between its calls
-            # takes the cores from the face detector (fast: 8.8 -> 6.3 ms per photo here).
+            # takes the cores from the face detector (fast: 8.8 -> 5.4 ms per wild-68 photo here).
             work = sum(p.numel() for p in self.model.parameters()) * (1 + self.net.views)
             self.runner = OnnxRunner(onnx_path, threads=1 if work < LIGHT_PARAMS else 0)
 
