@@ -59,12 +59,30 @@ def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None =
         if color:
             return cv2.cvtColor(np.asarray(source.convert("RGB")), cv2.COLOR_RGB2BGR)
         return np.asarray(source.convert("L"))
+    name, raw = _raw(source, name)
+    _header(raw, name)
+    return _decode(raw, name, color)
+
+
+def _raw(source: str | Path | bytes, name: str | None) -> tuple[str, bytes]:
+    """A display name and the file's bytes (a clear error for a missing or empty file)."""
     name = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
-    raw = source if isinstance(source, bytes) else _read_bytes(Path(source), name)
+    if isinstance(source, bytes):
+        raw = source
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as e:
+            raise DataError(f"{name}: cannot read file ({e.strerror or e})") from None
     if not raw:
         raise DataError(f"{name}: empty file")
-    _check_size(raw, name)
-    flags = (cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE) | cv2.IMREAD_ANYDEPTH
+    return name, raw
+
+
+def _decode(raw: bytes, name: str, color: bool, flags: int | None = None) -> np.ndarray:
+    """OpenCV's decode of checked bytes, to uint8 gray or BGR (``flags``: e.g. a reduced decode)."""
+    if flags is None:
+        flags = (cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE) | cv2.IMREAD_ANYDEPTH
     img = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)
     if img is None:
         raise DataError(f"{name}: not a readable image")
@@ -80,18 +98,16 @@ class Picture:
     ``width``/``height`` are the full image's (after EXIF orientation).
     """
 
-    def __init__(self, image: np.ndarray, raw: bytes | None = None, factor: int = 1, name: str = "<image>"):
+    def __init__(self, image: np.ndarray, raw: bytes | None = None, factor: int = 1, name: str = "<image>",
+                 size: tuple[int, int] | None = None):
         self.image, self._raw, self.factor, self.name = image, raw, factor, name
         self._full = image if factor == 1 else None
         self._gray: dict[int, np.ndarray] = {}
-        if factor == 1:
-            self.height, self.width = image.shape[:2]
-        else:
-            self.height, self.width = self.full().shape[:2] if raw is None else _oriented_size(raw)
+        self.height, self.width = size or image.shape[:2]  # size: the full image's (h, w) when reduced
 
     def full(self) -> np.ndarray:
         if self._full is None:
-            self._full = read_image(self._raw, self.name, color=True)
+            self._full = _decode(self._raw, self.name, color=True)
         return self._full
 
     def gray(self, reduced: bool) -> np.ndarray:
@@ -112,40 +128,13 @@ def read_picture(source: str | Path | bytes | np.ndarray | Any, name: str | None
     (long side) are decoded reduced, as far as keeps the long side at least ``detect_side``."""
     if not isinstance(source, (bytes, str, Path)):
         return Picture(read_image(source, name, color=True))
-    name = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
-    raw = source if isinstance(source, bytes) else _read_bytes(Path(source), name)
-    size = _check_size(raw, name)
-    if size is None or raw[:3] != b"\xff\xd8\xff":  # not a JPEG: OpenCV cannot decode it reduced
-        return Picture(read_image(raw, name, color=True), name=name)
-    factor = next((r for r in (8, 4, 2) if max(size) / r >= detect_side), 1)
-    if factor == 1:
-        return Picture(read_image(raw, name, color=True), name=name)
-    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), flag)
-    if img is None:
-        raise DataError(f"{name}: not a readable image")
-    return Picture(img, raw, factor, name)
-
-
-def _read_bytes(path: Path, name: str) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{name}: cannot read file ({e.strerror or e})") from None
-    if not raw:
-        raise DataError(f"{name}: empty file")
-    return raw
-
-
-def _oriented_size(raw: bytes) -> tuple[int, int]:
-    """``(height, width)`` of an image after its EXIF orientation, from its header."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(raw)) as im:
-        w, h = im.size
-        if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned by a quarter
-            w, h = h, w
-    return h, w
+    name, raw = _raw(source, name)
+    size = _header(raw, name)  # the full image's (h, w) after EXIF orientation, None if PIL cannot tell
+    factor = next((r for r in (8, 4, 2) if size and max(size) / r >= detect_side), 1)
+    if factor == 1 or raw[:3] != b"\xff\xd8\xff":  # small, or not a JPEG (OpenCV reduces only those)
+        return Picture(_decode(raw, name, color=True), name=name)
+    flags = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    return Picture(_decode(raw, name, color=True, flags=flags), raw, factor, name, size)
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -162,21 +151,22 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _check_size(raw: bytes, name: str) -> tuple[int, int] | None:
-    """Refuse huge images from their header, before decoding a single pixel; ``(w, h)`` when PIL
-    reads the header."""
+def _header(raw: bytes, name: str) -> tuple[int, int] | None:
+    """Refuse huge images from their header, before decoding a single pixel. Returns ``(h, w)``
+    after EXIF orientation when PIL reads the header, else None (left to OpenCV)."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(raw)) as im:
             w, h = im.size
+            turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # a quarter turn swaps the sides
     except Image.DecompressionBombError:
         raise DataError(f"{name}: image too large (decompression bomb guard)") from None
     except Exception:  # noqa: BLE001 - formats PIL does not know are left to OpenCV
         return None
     if w * h > MAX_PIXELS:
         raise DataError(f"{name}: image too large ({w}x{h} > {MAX_PIXELS:,} pixels)")
-    return w, h
+    return (w, h) if turned else (h, w)
 
 
 @dataclass(frozen=True)

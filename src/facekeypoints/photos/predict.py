@@ -149,8 +149,6 @@ class KeypointDetector:
         """Every face in a decoded uint8 image, BGR or gray (see ``__call__``)."""
         return self.detect_picture(Picture(image))
 
-    detect_gray = detect  # the name earlier releases used
-
     def detect_picture(self, pic: Picture) -> list[dict[str, Any]]:
         """Every face in a ``Picture`` (``detect.read_picture``), in full-image pixels."""
         found = self.detector(pic.image)

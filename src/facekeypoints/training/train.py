@@ -96,21 +96,26 @@ class EMA(torch.nn.Module):
             raise ValueError(f"ema={decay}: choose a decay in 0..1")
         self.module = copy.deepcopy(model).requires_grad_(False)
         self.decay, self.updates = decay, 0
+        self._pairs: tuple[list, list, list] | None = None  # (EMA floats, model floats, other pairs): first update
         device = next(model.parameters()).device
         self.register_buffer("n_averaged", torch.zeros((), dtype=torch.long, device=device))
 
     @torch.no_grad()
     def update_parameters(self, model: torch.nn.Module) -> None:
-        mine = [*self.module.parameters(), *self.module.buffers()]
-        theirs = [t.detach() for t in (*model.parameters(), *model.buffers())]
+        if self._pairs is None:  # the tensors of both models, grouped once (the model's tensors stay the same)
+            mine = [*self.module.parameters(), *self.module.buffers()]
+            theirs = [t.detach() for t in (*model.parameters(), *model.buffers())]
+            pairs = list(zip(mine, theirs, strict=True))
+            floats = [(m, t) for m, t in pairs if m.is_floating_point()]
+            self._pairs = ([m for m, _ in floats], [t for _, t in floats],
+                           [(m, t) for m, t in pairs if not m.is_floating_point()])
+        ema_f, model_f, others = self._pairs
         if self.updates == 0:
-            torch._foreach_copy_(mine, theirs)
+            torch._foreach_copy_(ema_f, model_f)
         else:
-            floats = [i for i, t in enumerate(mine) if t.is_floating_point()]
-            torch._foreach_lerp_([mine[i] for i in floats], [theirs[i] for i in floats], 1 - self.decay)
-            for a, b in zip(mine, theirs, strict=True):
-                if not a.is_floating_point():
-                    a.copy_(b)  # counters (BatchNorm's num_batches_tracked) follow the model
+            torch._foreach_lerp_(ema_f, model_f, 1 - self.decay)
+        for a, b in others:
+            a.copy_(b)  # counters (BatchNorm's num_batches_tracked) follow the model
         self.n_averaged += 1
         self.updates += 1
 
@@ -394,6 +399,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     aug_cfg = AugmentConfig()
     # EMA of the weights (and BN statistics); it is what gets validated and saved.
     ema = EMA(model, cfg.ema) if cfg.ema else None
+    val_net = TestTimeAugment(ema.module if ema is not None else model, flip=cfg.tta_flip)  # what validation runs
     history: list[dict[str, Any]] = []
     start_epoch = 0
     state_path = run_dir / "state.safetensors"
@@ -455,8 +461,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
         stopping = dist.broadcast(interrupt.requested) or (
             stop_after is not None and epoch + 1 - start_epoch >= stop_after and epoch + 1 < cfg.epochs)
         if dist.main:
-            final = ema.module if ema is not None else model
-            val_rmse = validate(TestTimeAugment(final, flip=cfg.tta_flip), x_val, y_val, cfg.eval_batch_size)
+            val_rmse = validate(val_net, x_val, y_val, cfg.eval_batch_size)
             history.append({"epoch": epoch + 1, "train_loss": float(loss_sum) / steps_per_epoch,
                             "val_rmse": float(val_rmse), "lr": opt.param_groups[0]["lr"],
                             "time_s": time.perf_counter() - t0})
