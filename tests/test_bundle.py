@@ -11,7 +11,7 @@ from facekeypoints.models import create_model
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bundle_model.py"
 
 
-@pytest.mark.parametrize("name", ["mobile_s", "hmnet_t", "resreg_s"])
+@pytest.mark.parametrize("name", ["mobile_s", "mobile_m", "mobile_hm", "hmnet_t", "resreg_s"])
 def test_strip_aux_keeps_the_15_keypoints_exactly(name):
     spec = importlib.util.spec_from_file_location("bundle_model", SCRIPT)
     bundle = importlib.util.module_from_spec(spec)

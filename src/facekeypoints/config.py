@@ -33,6 +33,10 @@ class TrainConfig:
     extra_data: str = ""  # more Kaggle-layout sets, comma-separated: all their faces join training only
     # ---- model
     model: str = "paper"  # registry name (`facekeypoints models`)
+    antialias: bool = False  # blur before every stride-2 convolution (models/resnet.py `Blur`); not for `paper`
+    # ---- distillation (training/distill.py)
+    teacher: str = ""  # checkpoint or bundled model whose averaged answers become targets; "" = off
+    teacher_weight: float = _key(0.5, lo=0.0, hi=1.0)  # target = w * teacher + (1 - w) * truth (teacher where no truth)
     # ---- optimisation
     epochs: int = _key(50, lo=1)
     batch_size: int = _key(256, lo=1)

@@ -9,7 +9,8 @@ from facekeypoints.inference.export import OnnxRunner
 from facekeypoints.models import create_model
 
 
-@pytest.mark.parametrize(("name", "tta"), [("mobile_s", False), ("hmnet_s", True), ("paper_tiny", True)])
+@pytest.mark.parametrize(("name", "tta"), [("mobile_s", False), ("mobile_hm", True), ("hmnet_s", True),
+                                          ("paper_tiny", True)])
 def test_onnx_agrees_with_torch(tmp_path, name, tta):
     torch.manual_seed(0)
     model = create_model(name)

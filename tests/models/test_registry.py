@@ -38,3 +38,25 @@ def test_ensemble_averages_its_members_and_round_trips(tmp_path):
     with torch.no_grad():
         assert torch.allclose(back(x), want, atol=1e-5)
     assert meta["model"] == "ensemble" and len(back.members) == 2
+
+
+@pytest.mark.parametrize("name", ["hmnet_t", "mobile_s", "mobile_hm", "resreg_s"])
+def test_antialias_blurs_before_strides_without_new_weights(name):
+    from facekeypoints.models.resnet import Blur
+
+    plain, smooth = create_model(name), create_model(name, antialias=True)
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in smooth.parameters())
+    assert not any("kernel" in k for k in smooth.state_dict())
+    assert any(isinstance(m, Blur) for m in smooth.modules()) and not any(isinstance(m, Blur) for m in plain.modules())
+    assert smooth.eval()(torch.rand(2, 1, 96, 96) * 255).shape == (2, 15, 2)
+
+
+def test_blur_keeps_flat_images_and_removes_the_finest_pattern():
+    from facekeypoints.models.resnet import Blur
+
+    blur = Blur(2)
+    flat = torch.full((1, 2, 8, 8), 3.0)
+    assert torch.allclose(blur(flat), flat)
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2
+    x = checker.float().expand(1, 2, 8, 8)
+    assert blur(x)[..., 2:-2, 2:-2].std() < 1e-6  # the Nyquist pattern is gone (interior)

@@ -18,8 +18,30 @@ from ..keypoints import NUM_KEYPOINTS
 from .registry import register_model
 
 
-def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1, act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out)]
+class Blur(nn.Module):
+    """A fixed [1 2 1]/4 x [1 2 1]/4 low-pass filter per channel (stride 1, same size).
+
+    Put before a stride-2 layer it removes the frequencies that subsampling would alias
+    (Zhang, "Making convolutional networks shift-invariant again", arXiv 1904.11486), so
+    the network's answer moves more smoothly with sub-pixel shifts of the face.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :]) / 16
+        self.register_buffer("kernel", k.expand(channels, 1, 3, 3).clone(), persistent=False)  # a constant
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel.to(x.dtype), groups=self.channels)
+
+
+def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1, act: bool = True,
+            antialias: bool = False) -> nn.Sequential:
+    """Conv + BatchNorm (+ ReLU); with ``antialias`` a stride-2 conv is blurred first."""
+    layers: list[nn.Module] = [Blur(c_in)] if antialias and stride > 1 else []
+    layers += [nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out)]
     if act:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -28,24 +50,29 @@ def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1, act: bool = True
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a shortcut (projected when shape changes)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, antialias: bool = False):
         super().__init__()
-        self.body = nn.Sequential(conv_bn(c_in, c_out, 3, stride), conv_bn(c_out, c_out, 3, act=False))
-        self.short = nn.Identity() if stride == 1 and c_in == c_out else conv_bn(c_in, c_out, 1, stride, act=False)
+        self.body = nn.Sequential(conv_bn(c_in, c_out, 3, stride, antialias=antialias),
+                                  conv_bn(c_out, c_out, 3, act=False))
+        self.short = (nn.Identity() if stride == 1 and c_in == c_out
+                      else conv_bn(c_in, c_out, 1, stride, act=False, antialias=antialias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.body(x) + self.short(x))
 
 
 class Encoder(nn.Module):
-    """Stem (stride 2) + 4 stages; returns the feature maps at strides 2, 4, 8, 16."""
+    """Stem (stride 2) + 4 stages; returns the feature maps at strides 2, 4, 8, 16.
 
-    def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...]):
+    ``antialias`` blurs before every stride-2 convolution (the stem's included).
+    """
+
+    def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...], antialias: bool = False):
         super().__init__()
-        self.stem = conv_bn(1, widths[0], 3, 2)
+        self.stem = conv_bn(1, widths[0], 3, 2, antialias=antialias)
         stages, c = [], widths[0]
         for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
-            blocks = [BasicBlock(c, w, 1 if i == 0 else 2)] + [BasicBlock(w, w) for _ in range(d - 1)]
+            blocks = [BasicBlock(c, w, 1 if i == 0 else 2, antialias)] + [BasicBlock(w, w) for _ in range(d - 1)]
             stages.append(nn.Sequential(*blocks))
             c = w
         self.stages = nn.ModuleList(stages)
@@ -66,10 +93,10 @@ class ResRegression(nn.Module):
     input_std = 64.0
 
     def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), head: int = 64, dropout: float = 0.1,
-                 num_points: int = NUM_KEYPOINTS):
+                 num_points: int = NUM_KEYPOINTS, antialias: bool = False):
         super().__init__()
         self.num_points = num_points  # 15, or 15 + 68 with auxiliary 68-point supervision
-        self.encoder = Encoder(tuple(widths), tuple(depths))
+        self.encoder = Encoder(tuple(widths), tuple(depths), antialias)
         self.reduce = conv_bn(widths[-1], head, 1)
         self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, num_points * 2))
         nn.init.zeros_(self.fc[-1].weight)
@@ -105,10 +132,10 @@ class HeatmapNet(nn.Module):
     stride = 4
 
     def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), neck: int = 64,
-                 num_points: int = NUM_KEYPOINTS):
+                 num_points: int = NUM_KEYPOINTS, antialias: bool = False):
         super().__init__()
         self.num_points = num_points
-        self.encoder = Encoder(tuple(widths), tuple(depths))
+        self.encoder = Encoder(tuple(widths), tuple(depths), antialias)
         self.lateral = nn.ModuleList([conv_bn(w, neck, 1) for w in widths[1:]])
         self.smooth = conv_bn(neck, neck, 3)
         self.out = nn.Conv2d(neck, num_points, 1)

@@ -35,6 +35,7 @@ from ..inference.tta import TestTimeAugment
 from ..keypoints import FLIP_IDX, IBUG68_FLIP_IDX, NUM_KEYPOINTS
 from ..models import create_model
 from .augment import AugmentConfig, augment_batch
+from .distill import blend, teacher_labels
 
 
 def next_run_dir(root: str | Path, name: str) -> Path:
@@ -288,8 +289,12 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
         ys.append(targets(more, False))
         seen += more.fingerprints()
     flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
-    return TrainData(ds, split, torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)),
-                     flip_idx, sorted(set(seen)))
+    x_train, y_train = torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+    if cfg.teacher:  # distillation: the teacher's averaged answers join (or replace) the true 15 points
+        held_out = set(ds.fingerprints(np.concatenate([split["val"], split["test"]])))
+        labels = teacher_labels(cfg.teacher, x_train, pick_device(cfg.device), forbidden=held_out)
+        y_train[:, :NUM_KEYPOINTS] = blend(y_train[:, :NUM_KEYPOINTS], labels, cfg.teacher_weight)
+    return TrainData(ds, split, x_train, y_train, flip_idx, sorted(set(seen)))
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
@@ -375,7 +380,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     ds, split = data.ds, data.split
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     aux = cfg.aux68 > 0
-    model_args = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
+    model_args: dict[str, Any] = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
+    if cfg.antialias:
+        model_args["antialias"] = True
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
     if run_dir is None:
