@@ -60,3 +60,8 @@ def test_blur_keeps_flat_images_and_removes_the_finest_pattern():
     checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2
     x = checker.float().expand(1, 2, 8, 8)
     assert blur(x)[..., 2:-2, 2:-2].std() < 1e-6  # the Nyquist pattern is gone (interior)
+
+
+def test_an_option_the_architecture_lacks_is_a_clear_error():
+    with pytest.raises(ValueError, match="'paper'.*antialias"):
+        create_model("paper", antialias=True)

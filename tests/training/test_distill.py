@@ -29,7 +29,8 @@ def test_blend_mixes_present_labels_and_fills_missing_ones():
 def test_teacher_labels_are_the_teachers_answers_and_are_cached(tmp_path, monkeypatch):
     path = _teacher(tmp_path)
     images = torch.randint(0, 256, (5, 96, 96), dtype=torch.uint8)
-    labels = teacher_labels(str(path), images)
+    labels, seen = teacher_labels(str(path), images)
+    assert seen == set()
     assert labels.shape == (5, 15, 2) and torch.isfinite(labels).all()
     from facekeypoints.checkpoint import load_checkpoint
     from facekeypoints.inference.tta import TestTimeAugment
@@ -43,7 +44,7 @@ def test_teacher_labels_are_the_teachers_answers_and_are_cached(tmp_path, monkey
         raise AssertionError("labelled again instead of reading the cache")
 
     monkeypatch.setattr(distill, "predict_crops", boom)
-    assert torch.equal(teacher_labels(str(path), images), labels)
+    assert torch.equal(teacher_labels(str(path), images)[0], labels)
     with pytest.raises(AssertionError):  # other faces are not in the cache
         teacher_labels(str(path), images.flip(-1).contiguous())
 
@@ -51,6 +52,7 @@ def test_teacher_labels_are_the_teachers_answers_and_are_cached(tmp_path, monkey
 def test_a_teacher_that_saw_held_out_faces_is_refused(tmp_path):
     path = _teacher(tmp_path, faces=["abc", "def"])
     images = torch.zeros((2, 96, 96), dtype=torch.uint8)
+    assert teacher_labels(str(path), images, forbidden={"xyz"})[1] == {"abc", "def"}
     with pytest.raises(ValueError, match="1 of this split's validation/test faces"):
         teacher_labels(str(path), images, forbidden={"def", "xyz"})
     with pytest.raises(ValueError, match="reads 96x96 crops"):
@@ -64,7 +66,7 @@ def test_training_targets_follow_the_teacher(kaggle_dir, tmp_path):
     taught = load_train_data(cfg)
     assert torch.isfinite(taught.y_train).all()  # missing labels filled in
     assert torch.isnan(plain.y_train).any()
-    labels = teacher_labels(str(path), plain.x_train)
+    labels = teacher_labels(str(path), plain.x_train)[0]
     assert torch.equal(taught.y_train, labels)
     half = load_train_data(make_config("tiny", data=str(kaggle_dir), teacher=str(path), teacher_weight=0.5))
     present = torch.isfinite(plain.y_train)
@@ -72,3 +74,5 @@ def test_training_targets_follow_the_teacher(kaggle_dir, tmp_path):
     run = train(make_config("tiny", data=str(kaggle_dir), teacher=str(path), epochs=1, threads=1),
                 runs_root=tmp_path / "runs", progress=False, evaluate_test=False)
     assert (run / "model.safetensors").exists()
+    taught_by = load_train_data(make_config("tiny", data=str(kaggle_dir), teacher=str(_teacher(tmp_path, ["t1"]))))
+    assert "t1" in taught_by.seen and "t1" not in plain.seen  # evaluate warns about the teacher's faces too

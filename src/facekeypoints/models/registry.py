@@ -37,7 +37,10 @@ def create_model(name: str, **kwargs) -> nn.Module:
         near = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f"; did you mean {near}?" if near else f"; known: {list_models()}"
         raise ValueError(f"unknown model {name!r}{hint}")
-    return _MODELS[name](**{k: v for k, v in kwargs.items() if v is not None})
+    try:
+        return _MODELS[name](**{k: v for k, v in kwargs.items() if v is not None})
+    except TypeError as e:  # an option this architecture does not have (e.g. antialias for `paper`)
+        raise ValueError(f"model {name!r} does not take that option ({e})") from None
 
 
 def model_entry_doc(name: str) -> str | None:

@@ -32,8 +32,10 @@ from ..inference.tta import with_tta
 
 
 def teacher_labels(teacher: str, images: torch.Tensor, device: torch.device | str = "cpu",
-                   forbidden: set[str] | None = None, batch_size: int = 256, progress: bool = True) -> torch.Tensor:
-    """The teacher's keypoints ``(N, 15, 2)`` for uint8 crops ``(N, S, S)``, from the cache when there.
+                   forbidden: set[str] | None = None, batch_size: int = 256,
+                   progress: bool = True) -> tuple[torch.Tensor, set[str]]:
+    """The teacher's keypoints ``(N, 15, 2)`` for uint8 crops ``(N, S, S)`` (from the cache when there),
+    and the ids of the faces the teacher learnt from (the student learns from them through it).
 
     ``forbidden``: ids of faces (``KeypointDataset.fingerprints``) the teacher must not have trained on.
     """
@@ -56,7 +58,7 @@ def teacher_labels(teacher: str, images: torch.Tensor, device: torch.device | st
         try:
             cached = load_file(str(path))["keypoints"]
             if cached.shape == (len(images), 15, 2):
-                return cached
+                return cached, seen
         except (SafetensorError, OSError, KeyError):
             pass  # a damaged cache entry: label again and overwrite it
     net = with_tta(model, meta)
@@ -70,7 +72,7 @@ def teacher_labels(teacher: str, images: torch.Tensor, device: torch.device | st
         atomic_write(path, lambda tmp: save_file({"keypoints": labels.contiguous()}, str(tmp)))
     except OSError:
         pass  # a read-only cache only costs time
-    return labels
+    return labels, seen
 
 
 def blend(truth: torch.Tensor, teacher: torch.Tensor, weight: float) -> torch.Tensor:

@@ -292,8 +292,9 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     x_train, y_train = torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
     if cfg.teacher:  # distillation: the teacher's averaged answers join (or replace) the true 15 points
         held_out = set(ds.fingerprints(np.concatenate([split["val"], split["test"]])))
-        labels = teacher_labels(cfg.teacher, x_train, pick_device(cfg.device), forbidden=held_out)
+        labels, taught_by = teacher_labels(cfg.teacher, x_train, pick_device(cfg.device), forbidden=held_out)
         y_train[:, :NUM_KEYPOINTS] = blend(y_train[:, :NUM_KEYPOINTS], labels, cfg.teacher_weight)
+        seen += sorted(taught_by)  # what the teacher learnt from, the student learns through it
     return TrainData(ds, split, x_train, y_train, flip_idx, sorted(set(seen)))
 
 
