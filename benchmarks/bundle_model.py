@@ -5,6 +5,7 @@
                                                                                 # an ensemble, outputs averaged
     ... --calibrate-on data/yt15     # fit the flip-consistency confidence on the `paper` validation faces
     ... --tta-views 8                # the bundled model averages over 8 re-framings (tta.py)
+    ... --tta-flip                   # ... and over the mirrored crop
 
 With ``--calibrate-on``, the confidence calibration (``facekeypoints/confidence.py``: probability
 that a keypoint is within TAU = 2.5 crop pixels, about 5% of the outer-eye-corner distance of a
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("checkpoints", nargs="+", help="run folders or model.json files; several make an ensemble")
     ap.add_argument("--calibrate-on", metavar="DATA", help="converted YT15: fit the confidence on its val part")
     ap.add_argument("--tta-views", type=int, help="test-time re-framing views the bundled model uses (tta.py)")
+    ap.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
+                    help="average with the mirrored crop (predict always runs the mirror for the confidence)")
     args = ap.parse_args()
     members, metas = [], []
     for ckpt in args.checkpoints:
@@ -58,6 +61,8 @@ def main() -> None:
                 "train_time_s": sum(m.get("train_time_s", 0) for m in metas)}
     if args.tta_views is not None:
         info["config"] = {**(info.get("config") or {}), "tta_views": args.tta_views}
+    if args.tta_flip is not None:
+        info["config"] = {**(info.get("config") or {}), "tta_flip": args.tta_flip}
     report = {}
     if args.calibrate_on:
         info["confidence"], report = calibrate(model, {**metas[0], "config": info.get("config"), "confidence": None},

@@ -58,16 +58,22 @@ def batch():
     return x, y
 
 
-def test_per_batch_code_makes_no_tensor_without_a_device(batch):
-    model = create_model("paper_tiny")
+# the report's kind of network, and a heatmap network with the anti-aliasing blur (its own buffers)
+MODELS = [("paper_tiny", {}), ("mobile_hm", {"antialias": True})]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), MODELS)
+def test_per_batch_code_makes_no_tensor_without_a_device(batch, name, kwargs):
+    model = create_model(name, **kwargs)
     with NoImplicitDevice() as mode:
         loss, out, rmse, _ = _per_batch_code(model, *batch)
     assert mode.calls == [], f"tensors made on the default device by: {sorted(set(mode.calls))}"
     assert torch.isfinite(loss) and out.shape == (3, 15, 2) and torch.isfinite(rmse)
 
 
-def test_per_batch_code_runs_on_the_meta_device(batch):
-    model = create_model("paper_tiny").to("meta")
+@pytest.mark.parametrize(("name", "kwargs"), MODELS)
+def test_per_batch_code_runs_on_the_meta_device(batch, name, kwargs):
+    model = create_model(name, **kwargs).to("meta")
     x, y = (t.to("meta") for t in batch)
     loss, out, rmse, back = _per_batch_code(model, x, y)
     assert {t.device.type for t in (loss, out, rmse, back)} == {"meta"}
