@@ -33,9 +33,9 @@ from facekeypoints.inference.export import OnnxRunner, export_onnx
 from facekeypoints.models.registry import count_flops
 
 
-def cpu_ms_per_face(run: str, threads: int, views: int | None) -> float:
+def cpu_ms_per_face(run: str, threads: int, views: int | None, flip: bool | None = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        runner = OnnxRunner(export_onnx(run, Path(tmp) / "m.onnx", tta_views=views), threads=threads)
+        runner = OnnxRunner(export_onnx(run, Path(tmp) / "m.onnx", flip_tta=flip, tta_views=views), threads=threads)
         x = np.random.default_rng(0).integers(0, 256, (1, 96, 96), np.uint8)
         for _ in range(20):
             runner(x)
@@ -52,10 +52,12 @@ def _members(metas: list[dict]) -> list[dict]:
     return [m for meta in metas for m in (meta.get("members") or [meta])]
 
 
-def row(name: str, runs: list[str], data_path: str, ds, threads: int, views: int | None) -> dict:
+def row(name: str, runs: list[str], data_path: str, ds, threads: int, views: int | None,
+        flip: bool | None = None) -> dict:
     model, meta = load_checkpoint(runs[0])
-    tests = [evaluate(r, data_path, "paper", plots=False, dataset=ds, tta_views=views) for r in runs]
-    vals = [evaluate(r, data_path, "paper", "val", plots=False, dataset=ds, tta_views=views)["rmse"] for r in runs]
+    tta = {"tta_views": views, "tta_flip": flip}
+    tests = [evaluate(r, data_path, "paper", plots=False, dataset=ds, **tta) for r in runs]
+    vals = [evaluate(r, data_path, "paper", "val", plots=False, dataset=ds, **tta)["rmse"] for r in runs]
     metas = [load_checkpoint(r)[1] for r in runs]
     cfg = meta.get("config", {})
     return {
@@ -70,7 +72,7 @@ def row(name: str, runs: list[str], data_path: str, ds, threads: int, views: int
         "test_rmse_per_seed": [round(t["rmse"], 4) for t in tests],
         "test_nme_median": float(np.median([t["nme"] for t in tests])),
         "test_failure_median": float(np.median([t["failure_rate"] for t in tests])),
-        "cpu_ms_per_face": cpu_ms_per_face(runs[0], threads, views),
+        "cpu_ms_per_face": cpu_ms_per_face(runs[0], threads, views, flip),
     }
 
 
@@ -78,7 +80,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--row", action="append", required=True,
-                    help="NAME=RUN[,RUN...] (one run per seed); NAME@N=... evaluates with N test-time views")
+                    help="NAME=RUN[,RUN...] (one run per seed); NAME@N=... evaluates with N test-time views, "
+                         "NAME@flip=... with the mirrored crop, NAME@flip+N=... with both")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads for the ms/face column")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -86,8 +89,10 @@ def main() -> None:
     rows = []
     for spec in args.row:
         name, _, runs = spec.partition("=")
-        views = int(name.split("@")[1]) if "@" in name else None
-        rows.append(row(name, runs.split(","), args.data, ds, args.threads, views))
+        tta = name.split("@")[1].split("+") if "@" in name else []
+        flip = True if "flip" in tta else None
+        views = next((int(t) for t in tta if t != "flip"), None)
+        rows.append(row(name, runs.split(","), args.data, ds, args.threads, views, flip))
     result = {"rows": rows, "cpu": device_name("cpu"), "threads": args.threads}
     print(json.dumps(result))
     print("\n| row | model | params | MFLOPs | train time (device) | val RMSE | test RMSE (seeds) | NME | failure | "

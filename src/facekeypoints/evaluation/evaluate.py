@@ -20,7 +20,8 @@ from .plots import face_grid, learning_curves, per_keypoint_bars
 
 def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split: str = "paper", part: str = "test",
              out_dir: str | Path | None = None, device: str = "auto", plots: bool = True,
-             dataset: KeypointDataset | None = None, tta_views: int | None = None) -> dict[str, Any]:
+             dataset: KeypointDataset | None = None, tta_views: int | None = None,
+             tta_flip: bool | None = None) -> dict[str, Any]:
     """Metrics of a checkpoint on one part (``test`` by default) of a split of ``data``.
 
     The split seed comes from the checkpoint's training config, so the test faces are the
@@ -44,8 +45,8 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
         print(f"warning: {seen} of {len(idx)} evaluated faces were training faces of the model; "
               "these figures are not a test", file=sys.stderr)
     # each checkpoint with the test-time augmentation its config asks for (tta.py; ``tta_views``
-    # overrides the number of re-framing views), then averaged
-    nets = [with_tta(net, m, views=tta_views) for net, m in models]
+    # overrides the number of re-framing views, ``tta_flip`` the mirror), then averaged
+    nets = [with_tta(net, m, flip=tta_flip, views=tta_views) for net, m in models]
     pred = np.mean([predict_crops(net, ds.images[idx]) for net in nets], axis=0)
     result = {
         **summary(pred, true),
