@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import CheckpointError, load_checkpoint
 from ..fileio import atomic_write, cache_dir
 from ..inference.crops import predict_crops
 from ..inference.tta import with_tta
@@ -39,7 +39,10 @@ def teacher_labels(teacher: str, images: torch.Tensor, device: torch.device | st
 
     ``forbidden``: ids of faces (``KeypointDataset.fingerprints``) the teacher must not have trained on.
     """
-    model, meta = load_checkpoint(teacher, device)
+    try:
+        model, meta = load_checkpoint(teacher, device)
+    except CheckpointError as e:
+        raise ValueError(f"teacher={teacher}: {e}") from None
     seen = set(meta.get("training_faces") or [])
     for member in meta.get("members") or []:
         seen |= set(member.get("training_faces") or [])
