@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..keypoints import NUM_KEYPOINTS
 from .registry import register_model
-from .resnet import Blur, conv_bn, soft_argmax
+from .resnet import Blur, HeatmapDecoding, conv_bn, top_down
 
 
 class DWBlock(nn.Module):
@@ -71,13 +70,12 @@ def mobile_m(**kwargs) -> MobileNet:
     return MobileNet(**{"widths": (24, 48, 96, 160, 192), "repeats": (1, 3, 3, 2), "head": 48, **kwargs})
 
 
-class MobileHeatmapNet(nn.Module):
+class MobileHeatmapNet(HeatmapDecoding):
     """Depthwise-separable encoder (strides 4, 8, 16 kept) + top-down path to stride 4 + soft-argmax."""
 
     input_size = 96
     input_mean = 128.0
     input_std = 64.0
-    stride = 4
 
     def __init__(self, widths=(16, 48, 96, 160), repeats=(2, 3, 3), neck: int = 32,
                  num_points: int = NUM_KEYPOINTS, antialias: bool = False):
@@ -99,20 +97,7 @@ class MobileHeatmapNet(nn.Module):
         for stage in self.stages:
             x = stage(x)
             feats.append(x)  # strides 4, 8, 16
-        y = self.lateral[-1](feats[-1])
-        for lat, f in zip(self.lateral[-2::-1], feats[-2::-1], strict=True):
-            y = lat(f) + F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False)
-        return self.out(self.smooth(y))  # (B, P, 24, 24) logits
-
-    def forward_with_confidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keypoints ``(B, 15, 2)`` and per-keypoint peak probability ``(B, 15)``."""
-        return soft_argmax(self.heatmaps(x)[:, :NUM_KEYPOINTS], self.stride)
-
-    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
-        return soft_argmax(self.heatmaps(x), self.stride)[0]  # (B, P, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_confidence(x)[0]  # (B, 15, 2) pixels
+        return self.out(self.smooth(top_down(feats, self.lateral)))  # (B, P, 24, 24) logits
 
 
 @register_model

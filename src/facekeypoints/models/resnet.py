@@ -123,13 +123,41 @@ def soft_argmax(heatmaps: torch.Tensor, stride: float) -> tuple[torch.Tensor, to
     return torch.stack([x, y], -1), prob.flatten(2).amax(-1)
 
 
-class HeatmapNet(nn.Module):
+def top_down(feats: list[torch.Tensor], lateral: nn.ModuleList) -> torch.Tensor:
+    """Feature maps at strides 4, 8, 16 -> one map at stride 4: the coarsest, upsampled and added
+    to each finer one in turn (each through its 1x1 ``lateral`` conv to the neck width)."""
+    y = lateral[-1](feats[-1])
+    for lat, f in zip(lateral[-2::-1], feats[-2::-1], strict=True):
+        y = lat(f) + F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False)
+    return y
+
+
+class HeatmapDecoding(nn.Module):
+    """What every heatmap network shares: ``heatmaps(x)`` (defined by the subclass) at ``stride``,
+    decoded by soft-argmax; the first 15 maps are the Kaggle keypoints."""
+
+    stride = 4
+
+    def heatmaps(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_with_confidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keypoints ``(B, 15, 2)`` and per-keypoint peak probability ``(B, 15)``."""
+        return soft_argmax(self.heatmaps(x)[:, :NUM_KEYPOINTS], self.stride)
+
+    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
+        return soft_argmax(self.heatmaps(x), self.stride)[0]  # (B, P, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_confidence(x)[0]  # (B, 15, 2) pixels
+
+
+class HeatmapNet(HeatmapDecoding):
     """Encoder + a light top-down path to stride 4, 15 heatmaps, soft-argmax decoding."""
 
     input_size = 96
     input_mean = 128.0
     input_std = 64.0
-    stride = 4
 
     def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), neck: int = 64,
                  num_points: int = NUM_KEYPOINTS, antialias: bool = False):
@@ -143,21 +171,7 @@ class HeatmapNet(nn.Module):
     def heatmaps(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.input_mean) / self.input_std
         feats = self.encoder(x)[1:]  # strides 4, 8, 16
-        y = self.lateral[-1](feats[-1])
-        for lat, f in zip(self.lateral[-2::-1], feats[-2::-1], strict=True):
-            y = lat(f) + F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False)
-        return self.out(self.smooth(y))  # (B, P, 24, 24) logits
-
-    def forward_with_confidence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keypoints ``(B, 15, 2)`` and per-keypoint peak probability ``(B, 15)``."""
-        kp, conf = soft_argmax(self.heatmaps(x)[:, :NUM_KEYPOINTS], self.stride)
-        return kp, conf
-
-    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
-        return soft_argmax(self.heatmaps(x), self.stride)[0]  # (B, P, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_confidence(x)[0]  # (B, 15, 2) pixels
+        return self.out(self.smooth(top_down(feats, self.lateral)))  # (B, P, 24, 24) logits
 
 
 @register_model
