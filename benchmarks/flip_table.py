@@ -14,11 +14,8 @@ import json
 
 import torch
 
-from facekeypoints.checkpoint import load_checkpoint
-from facekeypoints.data import load_training, make_split
-from facekeypoints.evaluation.metrics import rmse
-from facekeypoints.inference.crops import predict_crops
-from facekeypoints.inference.tta import TestTimeAugment
+from facekeypoints.data import load_training
+from facekeypoints.evaluation.evaluate import evaluate
 
 
 def main() -> None:
@@ -29,15 +26,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ds = load_training(args.data)
-    split = make_split(len(ds), "paper", 0, ds.identities)
     for path in args.models:
-        model, _ = load_checkpoint(path)
         row = {"model": path}
         for flip in (False, True):
-            net = TestTimeAugment(model.float(), flip=flip)
             for part in ("val", "test"):
-                pred = predict_crops(net, ds.images[split[part]])
-                row[f"{part}_{'flip' if flip else 'one'}"] = round(rmse(pred, ds.keypoints[split[part]]), 4)
+                m = evaluate(path, args.data, "paper", part, plots=False, dataset=ds, tta_views=0, tta_flip=flip)
+                row[f"{part}_{'flip' if flip else 'one'}"] = round(m["rmse"], 4)
         print(json.dumps(row), flush=True)
 
 

@@ -55,7 +55,6 @@ def main() -> None:
     ds = load_training(args.data)
     val = make_split(len(ds), "paper", 0, ds.identities)["val"]
     model, _ = load_checkpoint(args.model)
-    model = model.float()
 
     def score(net: torch.nn.Module) -> float:
         return round(rmse(predict_crops(net, ds.images[val]), ds.keypoints[val]), 4)

@@ -182,7 +182,8 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
     beyond = {k: v for k, v in (("optimizer", cfg.optimizer != "adam"), ("schedule", cfg.schedule != "constant"),
                                 ("augment", cfg.augment), ("ema", cfg.ema), ("aux68", cfg.aux68),
                                 ("weight_decay", cfg.weight_decay), ("warmup_epochs", cfg.warmup_epochs),
-                                ("extra_data", cfg.extra_data), ("tta", cfg.tta_flip or cfg.tta_views)) if v}
+                                ("extra_data", cfg.extra_data), ("antialias", cfg.antialias),
+                                ("tta", cfg.tta_flip or cfg.tta_views)) if v}
     if beyond:
         raise ValueError(f"benchmark train: recipe {recipe!r} uses {', '.join(beyond)}, which the plain loop "
                          "does not follow; compare plain recipes (paper, tiny)")

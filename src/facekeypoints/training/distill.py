@@ -51,7 +51,7 @@ def teacher_labels(teacher: str, images: torch.Tensor, device: torch.device | st
         raise ValueError(f"teacher={teacher}: it learnt from {len(leaked)} of this split's validation/test faces; "
                          "distilling from it would leak them into training (pick a teacher trained on this split, "
                          "or pass teacher=\"\" to train without one)")
-    size = int(getattr(model, "input_size", 96))
+    size = model.input_size
     if images.shape[-1] != size:
         raise ValueError(f"teacher={teacher}: it reads {size}x{size} crops, the training faces are "
                          f"{images.shape[-1]}x{images.shape[-2]}")
