@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                                     "or .pts files. Bad items are skipped and listed at the end.")
     c.add_argument("src", help="68-point source folder")
     c.add_argument("out_dir", help="output folder (training.csv, meta.csv, convert.json)")
+    c.add_argument("--framing", choices=("template", "detector"), default="template",
+                   help="template: fit the true points onto Kaggle's mean face (default); detector: frame each face "
+                        "as `predict` frames a photo (YuNet + its calibrated framing), falling back to the template "
+                        "where YuNet misses the face. Labels are the true points either way")
+    c.add_argument("--holdout", type=_fraction, default=0.0, metavar="FRACTION",
+                   help="put the faces of this fraction of identities (photo ids, people; a stable hash) into "
+                        "--holdout-dir, for validation (default: 0, none)")
+    c.add_argument("--holdout-dir", metavar="DIR", help="output folder of the held-out faces (with --holdout)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     v = dsub.add_parser("show", help="draw a grid of faces with their keypoints to a PNG")
     v.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
@@ -195,6 +203,9 @@ def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
                         "(default: 320 for yunet, again at 640 when nothing is found; 640 for haar)")
     r.add_argument("--min-score", type=_score, metavar="S",
                    help="report only faces the detector scores at least S, 0..1 (default: 0.6 for yunet)")
+    r.add_argument("--points", type=int, default=15, choices=(15, 68),
+                   help="68: each face also gets \"landmarks68\", the 68 iBUG points as [x, y] pairs in image "
+                        "pixels (models with a 68-point head; `facekeypoints models` says which) (default: 15)")
     r.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
                    help="model runtime: onnx (onnxruntime), torch, or auto = onnx on the CPU, torch on a GPU "
                         "(default: auto)")
@@ -211,9 +222,22 @@ def _need(value: str | None, flag: str = "--data PATH") -> str:
 def _data_convert(args: argparse.Namespace) -> int:
     from .data import convert_68
 
-    s = convert_68(args.src, args.out_dir, progress=not args.quiet)
-    print(f"wrote {args.out_dir}/training.csv: {s['faces']} faces, {s['identities']} identities, "
-          f"{s['missing_keypoints']} keypoints outside the crop (missing)")
+    if args.holdout and not args.holdout_dir:
+        raise ValueError("--holdout needs --holdout-dir DIR (where the held-out faces go)")
+    if args.holdout_dir and not args.holdout:
+        raise ValueError("--holdout-dir does nothing without --holdout FRACTION")
+    framer = None
+    if args.framing == "detector":
+        from .photos.detect import DetectorFraming
+
+        framer = DetectorFraming()
+    s = convert_68(args.src, args.out_dir, progress=not args.quiet, framer=framer, holdout=args.holdout,
+                   holdout_dir=args.holdout_dir)
+    for folder, part in ((args.out_dir, s), (args.holdout_dir, s.get("holdout_part"))):
+        if part:
+            print(f"wrote {folder}/training.csv: {part['faces']} faces, {part['identities']} identities, "
+                  f"{part['missing_keypoints']} keypoints outside the crop (missing), framing "
+                  + ", ".join(f"{k} {v}" for k, v in part["framing_counts"].items()))
     if s["skipped"]:
         print(f"skipped {len(s['skipped'])} item(s):")
         for item in s["skipped"]:
@@ -298,7 +322,8 @@ def _predict(args: argparse.Namespace) -> int:
         args.paths = [str(sample_path())]
         print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
     summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
-                          args.smooth, args.detector, args.min_score, args.device, detect_side=args.detect_size)
+                          args.smooth, args.detector, args.min_score, args.device, detect_side=args.detect_size,
+                          points=args.points)
     if args.output:
         atomic_write_text(args.output, buf.getvalue())
     print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "
@@ -342,7 +367,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise ValueError(f"serve needs the [serve] extra ({e.name} is missing): "
                          "pip install 'facekeypoints[serve]'") from None
     serve(args.model, args.host, args.port, detector=args.detector, min_score=args.min_score, backend=args.backend,
-          device=args.device, detect_side=args.detect_size)
+          device=args.device, detect_side=args.detect_size, points=args.points)
     return 0
 
 

@@ -48,6 +48,11 @@ class TrainConfig:
     loss: str = _key("mse", choices=("mse", "l1", "wing"))  # on pixel coordinates, present labels only
     missing: str = _key("masked", choices=("masked", "ffill"))  # masked: loss on present labels | ffill: the report's
     augment: bool = False  # flip/rotate/scale/shift + photometric, on the training device (augment.py)
+    aug_rotate: float = _key(15.0, lo=0.0, hi=180.0)  # max rotation, degrees
+    aug_scale: float = _key(0.1, lo=0.0, hi=0.9)  # scale in [1 - s, 1 + s]: the framing's size jitter
+    aug_translate: float = _key(0.06, lo=0.0, hi=0.5)  # shift per axis, fraction of the side: its position jitter
+    aug_aspect: float = _key(0.0, lo=0.0, hi=1.0)  # x and y scaled apart (log ratio in [-a, a]); 0 = off
+    aug_occlude: float = _key(0.0, lo=0.0, hi=1.0)  # probability of a grey patch over part of the face
     aux68: float = _key(0.0, lo=0.0)  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
     ema: float = _key(0.0, lo=0.0, hi=1.0)  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are saved
     tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference

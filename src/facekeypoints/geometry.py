@@ -193,7 +193,7 @@ def flip_images(images: torch.Tensor) -> torch.Tensor:
     return images.flip(-1)
 
 
-def unflip_keypoints(keypoints: torch.Tensor, width: int) -> torch.Tensor:
-    """Map predictions on mirrored images back: swap pairs, x -> W - 1 - x."""
-    kp = keypoints[:, index_on(FLIP_IDX, keypoints.device)]
+def unflip_keypoints(keypoints: torch.Tensor, width: int, flip_idx: tuple[int, ...] = FLIP_IDX) -> torch.Tensor:
+    """Map predictions on mirrored images back: swap pairs (``flip_idx``), x -> W - 1 - x."""
+    kp = keypoints[:, index_on(flip_idx, keypoints.device)]
     return torch.cat([(width - 1) - kp[..., :1], kp[..., 1:]], -1)  # no in-place write: ONNX keeps the batch free

@@ -121,6 +121,18 @@ IBUG68_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
     (60, 64), (61, 63), (65, 67),
 )
 IBUG68_FLIP_IDX: tuple[int, ...] = _involution(68, IBUG68_FLIP_PAIRS)
+NUM_68 = 68
+# A model with a 68-point head predicts the 15 first, then the 68 (``aux68`` training): 83 points.
+NUM_WITH_68 = NUM_KEYPOINTS + NUM_68
+
+
+def flip_index(num_points: int) -> tuple[int, ...]:
+    """The left/right permutation of a model's points: the 15, or the 15 then the 68."""
+    if num_points == NUM_KEYPOINTS:
+        return FLIP_IDX
+    if num_points == NUM_WITH_68:
+        return FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX)
+    raise ValueError(f"{num_points} points: a model predicts {NUM_KEYPOINTS} or {NUM_WITH_68} (15 + 68)")
 
 
 # Normalisers for NME: the outer eye corners, else the eye centres (inter-pupil).

@@ -108,9 +108,14 @@ def test_csv_pairs_with_its_own_split_folder(tmp_path):
     assert means == {"training": 10, "test": 200}
 
 
+def _pts_text(pts0: np.ndarray) -> str:
+    """A 300-W .pts file of 0-based points: written 1-based, as 300-W (and Matlab) count pixels."""
+    return "version: 1\nn_points: 68\n{\n" + "\n".join(f"{x + 1:.3f} {y + 1:.3f}" for x, y in pts0) + "\n}\n"
+
+
 def test_pts_files_are_read_when_there_is_no_csv(tmp_path):
     pts = _face68(80, 75, 1.0)
-    body = "version: 1\nn_points: 68\n{\n" + "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts) + "\n}\n"
+    body = _pts_text(pts)
     (tmp_path / "helen_123_1.pts").write_text(body)
     cv2.imwrite(str(tmp_path / "helen_123_1.jpg"), np.zeros((150, 160), np.uint8))
     (tmp_path / "broken_1.pts").write_text("1 2\n")
@@ -118,7 +123,8 @@ def test_pts_files_are_read_when_there_is_no_csv(tmp_path):
     bad = []
     faces = list(iter_faces(tmp_path, bad))
     assert [f.identity for f in faces] == ["helen_123"]
-    assert np.allclose(faces[0].points, pts, atol=1e-3)
+    assert np.allclose(faces[0].points, pts, atol=1e-3)  # 1-based on disk, 0-based once read
+    assert faces[0].convention == "1-based"
     assert len(bad) == 1 and "1 points, expected 68" in bad[0][1]
     assert read_pts(b"1 2\n" * 68, "x").shape == (68, 2)
 
@@ -153,3 +159,67 @@ def test_unreadable_image_is_skipped_with_its_reason(tmp_path):
     summary = convert_68(src, tmp_path / "out", progress=False)
     assert summary["faces"] == 1
     assert [s["reason"] for s in summary["skipped"]] == ["training/Person_A_00.png: not a readable image"]
+
+
+def test_pts_round_trip_puts_a_marked_pixel_at_its_0_based_index(tmp_path):
+    """A .pts point on the pixel with 0-based index (40, 30) is written as 41, 31 (1-based): read back
+    it lands on that pixel, and a CSV row beside the .pts (the wild-68 layout) is read the same way."""
+    pts = _face68(80, 75, 1.0)
+    pts[30] = (40, 30)
+    img = np.zeros((150, 160), np.uint8)
+    img[30, 40] = 255  # row y, column x
+    for folder in ("pts_only", "csv_and_pts"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "afw_9_1.png"), img)
+        (tmp_path / folder / "afw_9_1.pts").write_text(_pts_text(pts))
+    one_based = (pts + 1).reshape(-1)
+    pd.DataFrame([["afw_9_1.png", "afw", *one_based]], columns=["image", "subset", *map(str, range(136))]).to_csv(
+        tmp_path / "csv_and_pts" / "landmarks.csv", index=False)
+    for folder in ("pts_only", "csv_and_pts"):
+        (face,) = iter_faces(tmp_path / folder)
+        x, y = face.points[30]
+        decoded = cv2.imdecode(np.frombuffer(face.read(), np.uint8), 0)
+        assert (x, y) == (40, 30) and decoded[int(y), int(x)] == 255, folder
+
+
+def test_a_csv_without_pts_beside_it_is_taken_as_0_based(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = _make_source(src, n_people=1, per_person=1, bad_row=False, as_tar=False)
+    (face,) = iter_faces(src)
+    assert face.convention == "0-based" and np.allclose(face.points.reshape(-1), np.array(rows[0][1:], float))
+
+
+def test_detector_framing_is_used_and_a_miss_falls_back_to_the_template(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_source(src, n_people=2, per_person=2, bad_row=False)
+    calls = []
+
+    def framer(image, points68):  # frames the first face by a fixed matrix, "misses" the others
+        calls.append(points68.shape)
+        return np.array([[0.5, 0.0, 10.0], [0.0, 0.5, 5.0]]) if len(calls) == 1 else None
+
+    summary = convert_68(src, tmp_path / "out", progress=False, framer=framer)
+    assert calls == [(68, 2)] * 4 and summary["framing_counts"] == {"detector": 1, "template": 3}
+    ds = load_training(tmp_path / "out")
+    meta = pd.read_csv(tmp_path / "out" / "meta.csv")
+    assert list(meta["framing"]) == ["detector", "template", "template", "template"]
+    # the detector-framed face: its labels are its true points through that framing
+    face0 = next(iter(iter_faces(src)))
+    assert np.allclose(ds.extra["points68"][0], face0.points * 0.5 + (10, 5), atol=1e-3)
+    assert abs(meta["scale"][0] - 0.5) < 1e-9 and abs(meta["shift_x"][0] - 10) < 1e-9
+
+
+def test_holdout_splits_by_identity_into_its_own_folder(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_source(src, n_people=12, per_person=2, bad_row=False)
+    summary = convert_68(src, tmp_path / "train", progress=False, holdout=0.3, holdout_dir=tmp_path / "val")
+    train, val = load_training(tmp_path / "train"), load_training(tmp_path / "val")
+    assert len(train) + len(val) == 24 and len(val) == summary["holdout_part"]["faces"] > 0
+    assert not set(train.identities) & set(val.identities)  # no person on both sides
+    again = convert_68(src, tmp_path / "train2", progress=False, holdout=0.3, holdout_dir=tmp_path / "val2")
+    assert again["holdout_part"]["faces"] == summary["holdout_part"]["faces"]  # stable, not random
+    with pytest.raises(ValueError, match="holdout_dir"):
+        convert_68(src, tmp_path / "x", progress=False, holdout=0.3)

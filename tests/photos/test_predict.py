@@ -276,3 +276,52 @@ def test_large_jpeg_is_decoded_reduced_and_gives_the_same_points():
             d = np.hypot(ka["x"] - kb["x"], ka["y"] - kb["y"])
             assert d < 0.02 * width, (n, d, width)
     assert pic._full is None  # the faces were large: the full image was never decoded
+
+
+@pytest.fixture
+def tiny_model68(tmp_path):
+    """A tiny network with a 68-point head (its points: the 15, then the 68), flip in its config."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = create_model("paper_tiny", num_points=83).eval()
+    save_checkpoint(tmp_path / "m68" / "model.safetensors", model, "paper_tiny",
+                    {"model_args": {"num_points": 83}, "config": {"tta_flip": True}})
+    return tmp_path / "m68"
+
+
+def test_points_68_adds_landmarks68_and_keeps_the_15_as_they_are(face_photo, tiny_model68):
+    plain = KeypointDetector.from_pretrained(tiny_model68, backend="torch")(face_photo)
+    det = KeypointDetector.from_pretrained(tiny_model68, backend="torch", points=68)
+    with68 = det(face_photo)
+    assert len(plain) == len(with68) >= 1 and "landmarks68" not in plain[0]
+    lm = with68[0]["landmarks68"]
+    assert len(lm) == 68 and all(len(p) == 2 and isinstance(p[0], float) for p in lm)
+    assert with68[0]["keypoints"] == plain[0]["keypoints"]  # the 15 are unchanged by the option
+    # the 68 are the model's own 68 outputs, mapped back to image pixels (and mirrored back for the flip)
+    x1, y1, x2, y2 = with68[0]["box"]
+    inside = [(x1 - 60 <= x <= x2 + 60) and (y1 - 60 <= y <= y2 + 60) for x, y in lm]
+    assert sum(inside) >= 60
+
+
+def test_points_68_on_onnx_agrees_with_torch(face_photo, tiny_model68):
+    a = KeypointDetector.from_pretrained(tiny_model68, backend="torch", points=68)(face_photo)
+    b = KeypointDetector.from_pretrained(tiny_model68, backend="onnx", points=68)(face_photo)
+    assert np.abs(np.array(a[0]["landmarks68"]) - np.array(b[0]["landmarks68"])).max() < 0.05
+
+
+def test_points_68_on_a_15_point_model_is_one_clear_error(tiny_model, face_photo, capsys):
+    with pytest.raises(ValueError, match="no 68-point head"):
+        KeypointDetector.from_pretrained(tiny_model, points=68)
+    assert main(["predict", str(face_photo), "--model", str(tiny_model), "--points", "68"]) == 2
+    assert "no 68-point head" in capsys.readouterr().err
+
+
+def test_points_68_in_jsonl_and_csv(face_photo, tiny_model68, capsys):
+    assert main(["predict", str(face_photo), "--model", str(tiny_model68), "--points", "68"]) == 0
+    rec = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert len(rec["faces"][0]["landmarks68"]) == 68
+    assert main(["predict", str(face_photo), "--model", str(tiny_model68), "--points", "68", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split(",")
+    assert len(header) == 7 + 45 + 136 + 1 and header[-2:] == ["p67_y", "error"]
+    assert len(lines[1].split(",")) == len(header)

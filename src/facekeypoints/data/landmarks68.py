@@ -6,6 +6,12 @@ whose first column names the image and whose last 136 columns are ``x0, y0, ...,
 (the Udacity/YouTube Faces layout ``,0,1,...,135`` and ``image,subset,x0,y0,...`` both fit).
 Without a CSV, ``NAME.pts`` files next to ``NAME.<image>`` are used.
 
+Pixel convention. The project puts pixel centres at integers from 0 (OpenCV's). 300-W ``.pts``
+files are 1-based (Matlab's; menpo subtracts 1 on import), so points read from a ``.pts`` file, or
+from a CSV row whose image has a ``.pts`` file beside it (the wild-68 packs ship both, with the
+same values), are converted on read: ``x - 1, y - 1`` (``ONE_BASED_SHIFT``). Other tables (the
+YouTube Faces CSVs) are taken as 0-based; docs/data.md says how each source's convention was decided.
+
 A CSV whose name starts with a word that is also a folder (``training_frames_keypoints.csv``
 and ``training/``) takes its images from that folder, so two parts that reuse file
 names never get each other's pictures.
@@ -36,6 +42,10 @@ class Face68:
     points: np.ndarray
     read: Callable[[], bytes]
     file: str = ""  # the image file actually read (folder or tar member), for error messages
+    convention: str = "0-based"  # the source's pixel convention, before conversion ("1-based": 300-W .pts)
+
+
+ONE_BASED_SHIFT = 1.0  # subtracted from 1-based (300-W .pts) coordinates on read
 
 
 def identity_of(name: str) -> str:
@@ -166,8 +176,10 @@ def _faces(files: _Files, root: Path, bad: list[tuple[str, str]]) -> Iterator[Fa
             if path is None:
                 bad.append((item, f"no image named {stem}.* in {img_folder or root}"))
                 continue
-            yield Face68(_relative(f"{img_folder}/{image_name}"), identity_of(image_name), pts, files.readers[path],
-                         path)
+            one_based = _relative(f"{img_folder}/{stem}.pts") in files.readers  # the 300-W values, as in .pts
+            yield Face68(_relative(f"{img_folder}/{image_name}"), identity_of(image_name),
+                         pts - ONE_BASED_SHIFT if one_based else pts, files.readers[path], path,
+                         "1-based" if one_based else "0-based")
     if found_table:
         return
     for rel in sorted(r for r in files.readers if r.lower().endswith(".pts")):
@@ -181,7 +193,7 @@ def _faces(files: _Files, root: Path, bad: list[tuple[str, str]]) -> Iterator[Fa
         except DataError as e:
             bad.append((rel, str(e)))
             continue
-        yield Face68(path, identity_of(path), pts, files.readers[path], path)
+        yield Face68(path, identity_of(path), pts - ONE_BASED_SHIFT, files.readers[path], path, "1-based")
 
 
 def decode_image(raw: bytes, name: str) -> np.ndarray:

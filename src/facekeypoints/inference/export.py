@@ -18,21 +18,24 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..fileio import atomic_write, atomic_write_json
-from .tta import PairOutput, with_tta
+from .tta import PairOutput, has_68, with_tta
 
 
 def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_tta: bool | None = None,
-                tta_views: int | None = None, pair: bool = False) -> Path:
+                tta_views: int | None = None, pair: bool = False, all_points: bool = False) -> Path:
     """Write ``out`` (.onnx) and its ``.json``; returns the ONNX path.
 
     The graph holds the test-time augmentation the checkpoint's config asks for (``tta.py``:
     views and flips; ``flip_tta``/``tta_views`` override). With ``pair`` (what ``predict`` runs)
     its one output is ``(2, B, 15, 2)``: the crops' answer and the mirrored crops', apart.
+    ``all_points``: every point of a model with a 68-point head (83: the 15, then the 68).
     """
     import onnx
 
     model, meta = load_checkpoint(model_path, "cpu")
-    wrapped = with_tta(model, meta, flip_tta, tta_views).eval()
+    if all_points and not has_68(meta):
+        raise ValueError(f"{model_path}: this model has no 68-point head (it predicts the 15 Kaggle points only)")
+    wrapped = with_tta(model, meta, flip_tta, tta_views, all_points).eval()
     graph = PairOutput(wrapped) if pair else wrapped
     size = meta["input"]["size"]
     out = Path(out).with_suffix(".onnx")
@@ -48,7 +51,8 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_t
 
     atomic_write(out, write)
     atomic_write_json(out.with_suffix(".json"), {**meta, "onnx_file": out.name, "flip_tta_in_graph": wrapped.flip,
-                                                  "tta_views_in_graph": wrapped.views, "pair_output": pair})
+                                                  "tta_views_in_graph": wrapped.views, "pair_output": pair,
+                                                  "all_points": all_points})
     return out
 
 

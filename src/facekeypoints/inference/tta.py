@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from ..geometry import flip_images, invert_affines, unflip_keypoints, warp_images
+from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
 
 # (scale, rotation in degrees, shift x, shift y in pixels) of each extra view, in pairs that
 # mirror each other; `tta_views=N` uses the first N. Sizes chosen on the YT15 validation faces
@@ -51,11 +52,14 @@ class TestTimeAugment(nn.Module):
 
     __test__ = False  # its name starts with "Test": tell pytest it is not a test class
 
-    def __init__(self, model: nn.Module, flip: bool = False, views: int = 0):
+    def __init__(self, model: nn.Module, flip: bool = False, views: int = 0, all_points: bool = False):
         super().__init__()
         if not 0 <= views <= len(VIEWS):
             raise ValueError(f"tta_views={views}: choose 0..{len(VIEWS)}")
         self.model, self.flip, self.views = model, flip, views
+        # all_points: every point the model predicts (15, then the 68 of a 68-point head), not just the 15
+        self.all_points = all_points
+        self.flip_idx = flip_index(getattr(model, "num_points", NUM_KEYPOINTS) if all_points else NUM_KEYPOINTS)
         size = model.input_size
         # The views live where the model does (made once, here; .to() moves them with it).
         device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
@@ -68,16 +72,17 @@ class TestTimeAugment(nn.Module):
 
     def _views(self, x: torch.Tensor) -> torch.Tensor:
         """The model averaged over the identity and the re-framing views (no flips)."""
-        total = self.model(x)
+        net = self.model.forward_all if self.all_points else self.model
+        total = net(x)
         for a, inv in zip(self.affines, self.inverses, strict=True):
-            total = total + self.model(warp_images(x, a[None])) @ inv[:2, :2].T + inv[:2, 2]
+            total = total + net(warp_images(x, a[None])) @ inv[:2, :2].T + inv[:2, 2]
         return total / (1 + len(self.affines))
 
     def pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The answer on the crops and on their mirror images (left/right swapped back), apart:
         their distance is ``predict``'s confidence. One batch for both halves."""
         both = self._views(torch.cat([x, flip_images(x)])).unflatten(0, (2, -1))  # no batch size baked in
-        return both[0], unflip_keypoints(both[1], x.shape[-1])
+        return both[0], unflip_keypoints(both[1], x.shape[-1], self.flip_idx)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.flip:
@@ -87,7 +92,8 @@ class TestTimeAugment(nn.Module):
 
 
 class PairOutput(nn.Module):
-    """``TestTimeAugment.pair`` as one output ``(2, B, 15, 2)``, for an ONNX graph ``predict`` can run."""
+    """``TestTimeAugment.pair`` as one output ``(2, B, P, 2)`` (P = 15, or 83 with ``all_points``), for an
+    ONNX graph ``predict`` can run."""
 
     def __init__(self, tta: TestTimeAugment):
         super().__init__()
@@ -98,10 +104,15 @@ class PairOutput(nn.Module):
 
 
 def with_tta(model: nn.Module, meta: dict[str, Any], flip: bool | None = None,
-             views: int | None = None) -> TestTimeAugment:
+             views: int | None = None, all_points: bool = False) -> TestTimeAugment:
     """``model`` wrapped as its checkpoint's config asks (``tta_flip``, ``tta_views``);
-    ``flip``/``views`` given here override the config."""
+    ``flip``/``views`` given here override the config; ``all_points``: the 68 too (see ``has_68``)."""
     cfg = meta.get("config") or {}
     flip = bool(cfg.get("tta_flip", False)) if flip is None else flip
     views = int(cfg.get("tta_views", 0)) if views is None else views
-    return TestTimeAugment(model, flip, views)
+    return TestTimeAugment(model, flip, views, all_points)
+
+
+def has_68(meta: dict[str, Any]) -> bool:
+    """Whether a checkpoint's model has a 68-point head (its points: the 15, then the 68)."""
+    return int((meta.get("model_args") or {}).get("num_points", NUM_KEYPOINTS)) == NUM_WITH_68

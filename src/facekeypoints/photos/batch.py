@@ -120,13 +120,16 @@ def _video_records(det: KeypointDetector, path: Path, save_images: str | None, n
 
 CSV_HEADER = ["path", "face", "box_x1", "box_y1", "box_x2", "box_y2", "score",
               *(f"{n}_{a}" for n in KEYPOINT_NAMES for a in ("x", "y", "confidence")), "error"]
+CSV_68 = [f"p{i}_{a}" for i in range(68) for a in ("x", "y")]  # with --points 68, before "error"
 
 
 def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save_images: str | None = None,
                 names: bool = False, backend: str = "auto", smooth: float = 0.0, detector: str = "yunet",
                 min_score: float | None = None, device: str = "cpu", refine: int | None = None,
-                detect_side: int | None = None) -> dict[str, Any]:
+                detect_side: int | None = None, points: int = 15) -> dict[str, Any]:
     """Predict every input; one record per image (or video frame) to ``out``; returns the summary.
+
+    ``points=68``: each face also carries ``landmarks68`` (CSV: columns ``p0_x, p0_y, ... p67_y``).
 
     Bad inputs never stop the run: each gets its record with ``error`` set and is listed in the
     summary's ``failures``; ``readable`` counts the images (frames) that could be decoded.
@@ -134,11 +137,12 @@ def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save
     if save_images and Path(save_images).exists() and not Path(save_images).is_dir():
         raise DataError(f"--save-images {save_images}: exists and is not a folder; name a folder")
     det = KeypointDetector.from_pretrained(model, device=device, backend=backend, detector=detector,
-                                           min_score=min_score, refine=refine, detect_side=detect_side)
+                                           min_score=min_score, refine=refine, detect_side=detect_side,
+                                           points=points)
     out = out or sys.stdout
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer:
-        writer.writerow(CSV_HEADER)
+        writer.writerow(CSV_HEADER[:-1] + CSV_68 + CSV_HEADER[-1:] if points == 68 else CSV_HEADER)
     n_img = n_faces = n_ok = 0
     failures: list[dict[str, str]] = []
     start = time.perf_counter()
@@ -158,7 +162,7 @@ def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save
                                      "reason": "no face found"})
             n_faces += len(rec["faces"])
             if writer:
-                _write_csv(writer, rec)
+                _write_csv(writer, rec, points == 68)
             else:
                 out.write(json.dumps(rec) + "\n")
     elapsed = time.perf_counter() - start
@@ -166,11 +170,13 @@ def run_predict(paths: list[str], model: str, out=None, fmt: str = "jsonl", save
             "ms_per_image": 1000 * elapsed / max(1, n_img)}
 
 
-def _write_csv(writer, rec: dict[str, Any]) -> None:
+def _write_csv(writer, rec: dict[str, Any], with68: bool = False) -> None:
     for i, f in enumerate(rec["faces"] or [None]):
         cells: list[Any] = [rec["path"], "" if f is None else i]
         if f is None:
             cells += [""] * (5 + 3 * len(KEYPOINT_NAMES))
         else:
             cells += [*f["box"], f["score"], *(k[a] for k in f["keypoints"].values() for a in ("x", "y", "confidence"))]
+        if with68:
+            cells += [""] * len(CSV_68) if f is None else [v for xy in f["landmarks68"] for v in xy]
         writer.writerow([*cells, rec["error"] or ""])

@@ -352,3 +352,27 @@ class Framer:
         t5, corr = d.get("template5"), d.get("correction") if correct else None
         return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate,
                    correction=tuple(map(tuple, corr)) if corr else None)
+
+
+class DetectorFraming:
+    """Frame a training face as ``predict`` frames a photo: ``framing(image, points68)`` runs the
+    detector on the image, takes the detection that best overlaps the face's true 68-point box
+    (IoU >= ``min_iou``) and returns the ``Framer``'s framing of it, the very code ``predict`` runs;
+    None when no detection matches (``data convert`` then falls back to the template framing)."""
+
+    def __init__(self, detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
+                 min_iou: float = 0.2):
+        self.detector = detector or create_detector("yunet")
+        self.framer = framer or Framer.load(self.detector.name)
+        self.min_iou = min_iou
+
+    def __call__(self, image: np.ndarray, points68: np.ndarray) -> np.ndarray | None:
+        found = self.detector(image)
+        if len(found) == 0:
+            return None
+        truth = np.r_[np.min(points68, 0), np.max(points68, 0)]
+        iou = box_iou(found.boxes.astype(np.float64), truth)
+        best = int(np.argmax(iou))
+        if iou[best] < self.min_iou:
+            return None
+        return self.framer.framing(found.boxes[best], found.landmarks[best])

@@ -26,11 +26,12 @@ from ..fileio import cache_dir
 from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix
 from ..inference.confidence import confidence
 from ..inference.crops import pick_device
-from ..inference.tta import with_tta
-from ..keypoints import KEYPOINT_NAMES
+from ..inference.tta import has_68, with_tta
+from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import Detections, Framer, HaarDetector, Picture, YuNetDetector, create_detector, read_picture
 
 BACKENDS = ("auto", "onnx", "torch")
+POINT_SETS = (15, 68)  # points=68: each face also carries "landmarks68" (models with a 68-point head)
 
 
 DEFAULT_REFINE = {"yunet": 0, "haar": 1}
@@ -48,9 +49,16 @@ class KeypointDetector:
 
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any],
                  detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
-                 onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool = False):
-        self.model, self.meta = model.eval(), meta
-        self.net = with_tta(self.model, meta)  # the config's re-framing views; its `pair` gives both flips
+                 onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool = False,
+                 points: int = 15):
+        if points not in POINT_SETS:
+            raise ValueError(f"points={points}: choose {' or '.join(map(str, POINT_SETS))}")
+        if points == 68 and not has_68(meta):
+            raise ValueError(f"model {meta.get('bundled_as') or meta.get('model')!r} has no 68-point head "
+                             "(it predicts the 15 Kaggle points only); use points=15 or a model trained with aux68")
+        self.model, self.meta, self.points = model.eval(), meta, points
+        # the config's re-framing views; its `pair` gives both flips; with points=68 the 68 ride along
+        self.net = with_tta(self.model, meta, all_points=points == 68)
         self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
         self.detector = detector or create_detector("yunet")
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
@@ -70,7 +78,7 @@ class KeypointDetector:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "auto",
                         refine: int | None = None, detector: str = "yunet", min_score: float | None = None,
-                        rotate: bool = False, detect_side: int | None = None) -> KeypointDetector:
+                        rotate: bool = False, detect_side: int | None = None, points: int = 15) -> KeypointDetector:
         """A bundled model by name (``default``, ``fast``) or a checkpoint (run folder, model.json or
         model.safetensors).
 
@@ -78,7 +86,8 @@ class KeypointDetector:
         GPU). ``detector``: ``yunet`` or ``haar``; faces scoring under ``min_score`` are never reported
         (None: the detector's default). ``detect_side``: the long side of the copy the detector sees
         (None: its default, 320 for YuNet, 640 for Haar; larger finds smaller faces, slower).
-        ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar).
+        ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``points=68``: each face
+        also gets ``landmarks68``, the 68 iBUG points (models with a 68-point head only).
         The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
         """
         if backend not in BACKENDS:
@@ -89,23 +98,28 @@ class KeypointDetector:
         if backend == "onnx" and device.type != "cpu":
             raise ValueError(f"backend onnx runs on the CPU; use backend torch for device {device!r}")
         model, meta = load_checkpoint(name_or_path, device)
+        if points == 68 and not has_68(meta):  # before any export
+            raise ValueError(f"model {str(name_or_path)!r} has no 68-point head (it predicts the 15 Kaggle points "
+                             "only); use points=15 or a model trained with aux68")
         onnx_path = None
         if backend == "onnx":
             views = with_tta(model, meta).views
-            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}-pair.onnx"
+            tag = "-68" if points == 68 else ""
+            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}-pair{tag}.onnx"
             if not onnx_path.exists():
                 from ..inference.export import export_onnx
 
                 print(f"facekeypoints: exporting {name_or_path} to ONNX once, cached as {onnx_path}", file=sys.stderr)
-                export_onnx(name_or_path, onnx_path, pair=True)
+                export_onnx(name_or_path, onnx_path, pair=True, all_points=points == 68)
         sized = {"max_side": detect_side} if detect_side else {}
         return cls(model, meta, create_detector(detector, min_score, **sized), onnx_path=onnx_path, refine=refine,
-                   rotate=rotate)
+                   rotate=rotate, points=points)
 
     @torch.no_grad()
     def flip_pair(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model (with its views) on uint8 crops ``(N, S, S)`` and on their mirror images
-        (left/right swapped back): two ``(N, 15, 2)``, from ``TestTimeAugment.pair`` on either backend."""
+        (left/right swapped back): two ``(N, P, 2)`` (P: 15, or 15 + 68 with ``points=68``), from
+        ``TestTimeAugment.pair`` on either backend."""
         if self.backend == "onnx":
             a, b = self.runner(crops)
             return a, b
@@ -115,12 +129,17 @@ class KeypointDetector:
         return a.float().cpu().numpy(), b.float().cpu().numpy()
 
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints ``(N, 15, 2)`` (crop pixels) and confidences ``(N, 15)`` for uint8 crops ``(N, S, S)``."""
+        """Keypoints ``(N, P, 2)`` (crop pixels; P: 15, or 15 then the 68 with ``points=68``) and the
+        15 keypoints' confidences ``(N, 15)`` for uint8 crops ``(N, S, S)``."""
         if len(crops) == 0:
-            return np.zeros((0, 15, 2), np.float32), np.zeros((0, 15), np.float32)
+            return np.zeros((0, self._num_out, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32)
         a, b = self.flip_pair(crops)
-        d = np.sqrt(((a - b) ** 2).sum(-1))  # flip disagreement, crop pixels
+        d = np.sqrt(((a[:, :NUM_KEYPOINTS] - b[:, :NUM_KEYPOINTS]) ** 2).sum(-1))  # flip disagreement, crop pixels
         return 0.5 * (a + b), confidence(d, self.meta.get("confidence")).astype(np.float32)
+
+    @property
+    def _num_out(self) -> int:
+        return NUM_WITH_68 if self.points == 68 else NUM_KEYPOINTS
 
     def _crop(self, pic: Picture, m: np.ndarray) -> np.ndarray:
         """The crop of framing ``m`` (full-image pixels): from the reduced decode when the crop
@@ -133,12 +152,12 @@ class KeypointDetector:
         return crop_affine(pic.gray(reduced=False), m, self.size)
 
     def _predict_framed(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Image-pixel keypoints ``(N, 15, 2)`` and confidences for faces cropped by ``framings``."""
+        """Image-pixel keypoints ``(N, P, 2)`` and confidences for faces cropped by ``framings``."""
         crops = np.stack([self._crop(pic, m) for m in framings]) if framings else \
             np.zeros((0, self.size, self.size), np.uint8)
         kps, conf = self.predict_crops(crops)
         pts = [apply_affine(k, invert_affine(m)) for k, m in zip(kps, framings, strict=True)]
-        return np.array(pts, np.float64).reshape(-1, 15, 2), conf
+        return np.array(pts, np.float64).reshape(-1, self._num_out, 2), conf
 
     def __call__(self, image: Any) -> list[dict[str, Any]]:
         """Every face found: ``[{"box": [x1, y1, x2, y2], "score", "keypoints": {name: {"x", "y",
@@ -166,17 +185,20 @@ class KeypointDetector:
         for _ in range(self.refine):
             for i, p in enumerate(pts):
                 try:
-                    framings[i] = template_matrix(p, self.rotate)
+                    framings[i] = template_matrix(p[:NUM_KEYPOINTS], self.rotate)
                 except ValueError:
                     pass  # degenerate points: keep the previous framing for this face
             pts, conf = self._predict_framed(pic, framings)
         faces = []
         for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True):
-            faces.append({
+            face = {
                 "box": [round(float(v), 2) for v in box],
                 "score": round(float(score), 4),
                 "keypoints": {n: {"x": round(float(q[0]), 2), "y": round(float(q[1]), 2),
                                   "confidence": round(float(k), 4)}
-                              for n, q, k in zip(KEYPOINT_NAMES, p, c, strict=True)},
-            })
+                              for n, q, k in zip(KEYPOINT_NAMES, p[:NUM_KEYPOINTS], c, strict=True)},
+            }
+            if self.points == 68:  # iBUG order, image pixels, 0-based pixel centres
+                face["landmarks68"] = [[round(float(x), 2), round(float(y), 2)] for x, y in p[NUM_KEYPOINTS:]]
+            faces.append(face)
         return faces

@@ -33,7 +33,13 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pipeline: Any) -> FastAPI:
     """The application, with the model loaded once; ``pipeline`` goes to ``KeypointDetector.from_pretrained``
     (``detector``, ``min_score``, ``backend``, ``device``)."""
-    det = KeypointDetector.from_pretrained(model, **pipeline)
+    points = pipeline.pop("points", 15)
+    try:  # the 68 ride along when the model has them; a request without points=68 does not see them
+        det = KeypointDetector.from_pretrained(model, points=68, **pipeline)
+    except ValueError as e:
+        if points == 68 or "68-point head" not in str(e):
+            raise
+        det = KeypointDetector.from_pretrained(model, **pipeline)
     name = str(model)
     app = FastAPI(title="facekeypoints", version=__version__,
                   description="The 15 Kaggle facial keypoints for every face in an image.")
@@ -41,6 +47,7 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "model": name, "architecture": det.meta["model"], "detector": det.detector.name,
+                "points": [15, 68] if det.points == 68 else [15],
                 "backend": det.backend, "version": __version__}
 
     def decode(file: UploadFile) -> tuple[str, Any]:
@@ -65,11 +72,19 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
 
     @app.post("/v1/keypoints")
     def keypoints(file: UploadFile = File(..., description="an image: " + ", ".join(sorted(IMAGE_EXTS))),  # noqa: B008
-                  min_score: float = Query(0.0, ge=0.0, le=1.0, description="drop faces scoring below this")
+                  min_score: float = Query(0.0, ge=0.0, le=1.0, description="drop faces scoring below this"),
+                  points: int = Query(15, description="15, or 68: each face also gets landmarks68 (68 [x, y] pairs)"),
                   ) -> dict[str, Any]:
-        name, pic = decode(file)
+        if points not in (15, 68):
+            raise HTTPException(422, f"points={points}: choose 15 or 68")
+        if points == 68 and det.points != 68:
+            raise HTTPException(422, f"model {name!r} has no 68-point head (it predicts the 15 Kaggle points only)")
+        name_, pic = decode(file)
         faces = [f for f in det.detect_picture(pic) if f["score"] >= min_score]
-        return {"path": name, "width": int(pic.width), "height": int(pic.height), "faces": faces, "error": None}
+        if points == 15:
+            for f in faces:
+                f.pop("landmarks68", None)
+        return {"path": name_, "width": int(pic.width), "height": int(pic.height), "faces": faces, "error": None}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:

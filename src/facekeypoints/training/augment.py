@@ -33,6 +33,8 @@ class AugmentConfig:
     gamma: float = 0.3  # gamma in [1 - g, 1 + g]
     blur: float = 0.2  # probability of a 3x3 Gaussian blur
     noise: float = 6.0  # Gaussian pixel noise, max sigma (0..255 units)
+    aspect: float = 0.0  # x and y scaled apart: x by r, y by 1 / r, log r uniform in [-aspect, aspect]
+    occlude: float = 0.0  # probability of one grey patch (10-40% of the side each way) over the face
 
 
 def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Generator | None = None,
@@ -45,13 +47,14 @@ def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Genera
     angle = u(-cfg.rotate, cfg.rotate) * math.pi / 180
     scale = u(1 - cfg.scale, 1 + cfg.scale)
     tx, ty = (u(-cfg.translate, cfg.translate) * size for _ in range(2))
+    rx = torch.exp(u(-cfg.aspect, cfg.aspect)) if cfg.aspect > 0 else torch.ones(n, device=device)
     c = (size - 1) / 2
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
     fx = torch.where(flip, -1.0, 1.0)
-    # p' = R S F (p - c) + c + t
+    # p' = R S A F (p - c) + c + t   (A: the aspect change, x by rx and y by 1 / rx)
     a = torch.zeros(n, 3, 3, device=device)
-    a[:, 0, 0], a[:, 0, 1] = cos * fx, -sin
-    a[:, 1, 0], a[:, 1, 1] = sin * fx, cos
+    a[:, 0, 0], a[:, 0, 1] = cos * fx * rx, -sin / rx
+    a[:, 1, 0], a[:, 1, 1] = sin * fx * rx, cos / rx
     a[:, 0, 2] = c + tx - (a[:, 0, 0] * c + a[:, 0, 1] * c)
     a[:, 1, 2] = c + ty - (a[:, 1, 0] * c + a[:, 1, 1] * c)
     a[:, 2, 2] = 1
@@ -94,10 +97,30 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator 
     return x.clamp(0, 255)
 
 
+def occlude(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per image, one flat grey rectangle (10-40% of each side) anywhere on
+    ``(B, 1, H, W)``: a hand, a microphone, hair. The points under it keep their labels."""
+    b, _, h, w = x.shape
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return (torch.rand(b, 1, 1, generator=generator, device=x.device) * (hi - lo) + lo)
+
+    pw, ph = u(0.1, 0.4) * w, u(0.1, 0.4) * h
+    x0, y0 = u(0, 1) * (w - pw), u(0, 1) * (h - ph)
+    value, on = u(0, 255), u(0, 1) < p
+    xs = torch.arange(w, device=x.device, dtype=x.dtype).view(1, 1, w)
+    ys = torch.arange(h, device=x.device, dtype=x.dtype).view(1, h, 1)
+    inside = (xs >= x0) & (xs < x0 + pw) & (ys >= y0) & (ys < y0 + ph) & on
+    return torch.where(inside[:, None], value[:, None], x)
+
+
 def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, cfg: AugmentConfig,
                   generator: torch.Generator | None = None,
                   flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
     """Geometric then photometric augmentation of a float batch ``(B, 1, H, W)``, ``(B, K, 2)``."""
     affine, flip = random_affine(len(images), images.shape[-1], cfg, generator, images.device)
     images, keypoints = warp(images, keypoints, affine, flip, flip_idx)
-    return photometric(images, cfg, generator), keypoints
+    images = photometric(images, cfg, generator)
+    if cfg.occlude > 0:
+        images = occlude(images, cfg.occlude, generator)
+    return images, keypoints

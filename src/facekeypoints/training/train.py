@@ -32,7 +32,7 @@ from ..fileio import atomic_write_json
 from ..geometry import index_on
 from ..inference.crops import device_name, pick_device
 from ..inference.tta import TestTimeAugment
-from ..keypoints import FLIP_IDX, IBUG68_FLIP_IDX, NUM_KEYPOINTS
+from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
 from ..models import create_model
 from .augment import AugmentConfig, augment_batch
 from .distill import blend, teacher_labels
@@ -288,7 +288,7 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
         xs.append(more.images)
         ys.append(targets(more, False))
         seen += more.fingerprints()
-    flip_idx = FLIP_IDX + tuple(NUM_KEYPOINTS + i for i in IBUG68_FLIP_IDX) if aux else FLIP_IDX
+    flip_idx = flip_index(NUM_WITH_68 if aux else NUM_KEYPOINTS)
     x_train, y_train = torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
     if cfg.teacher:  # distillation: the teacher's averaged answers join (or replace) the true 15 points
         held_out = set(ds.fingerprints(np.concatenate([split["val"], split["test"]])))
@@ -381,7 +381,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     ds, split = data.ds, data.split
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     aux = cfg.aux68 > 0
-    model_args: dict[str, Any] = {"num_points": NUM_KEYPOINTS + 68} if aux else {}
+    model_args: dict[str, Any] = {"num_points": NUM_WITH_68} if aux else {}
     if cfg.antialias:
         model_args["antialias"] = True
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
@@ -404,7 +404,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
 
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batch order
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + dist.rank) if cfg.augment else None
-    aug_cfg = AugmentConfig()
+    aug_cfg = AugmentConfig(rotate=cfg.aug_rotate, scale=cfg.aug_scale, translate=cfg.aug_translate,
+                            aspect=cfg.aug_aspect, occlude=cfg.aug_occlude)
     # EMA of the weights (and BN statistics); it is what gets validated and saved.
     ema = EMA(model, cfg.ema) if cfg.ema else None
     val_net = TestTimeAugment(ema.module if ema is not None else model, flip=cfg.tta_flip)  # what validation runs
