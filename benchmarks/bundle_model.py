@@ -6,6 +6,7 @@
     ... --calibrate-on data/yt15     # fit the flip-consistency confidence on the `paper` validation faces
     ... --tta-views 8                # the bundled model averages over 8 re-framings (tta.py)
     ... --tta-flip                   # ... and over the mirrored crop
+    ... --keep-68                    # keep an aux68 model's 68-point head (predict --points 68)
 
 With ``--calibrate-on``, the confidence calibration (``facekeypoints/confidence.py``: probability
 that a keypoint is within TAU = 2.5 crop pixels, about 5% of the outer-eye-corner distance of a
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from facekeypoints.checkpoint import BUNDLED, bundled_path, load_checkpoint, save_checkpoint
+from facekeypoints.keypoints import NUM_WITH_68
 from facekeypoints.models import create_model
 
 
@@ -37,10 +39,19 @@ def main() -> None:
     ap.add_argument("--tta-views", type=int, help="test-time re-framing views the bundled model uses (tta.py)")
     ap.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                     help="average with the mirrored crop (predict always runs the mirror for the confidence)")
+    ap.add_argument("--keep-68", action="store_true",
+                    help="keep the 68-point head of a model trained with aux68 (predict --points 68 needs it)")
     args = ap.parse_args()
     members, metas = [], []
     for ckpt in args.checkpoints:
-        model, meta = strip_aux(*load_checkpoint(ckpt))
+        model, meta = load_checkpoint(ckpt)
+        if args.keep_68:
+            if meta.get("model_args", {}).get("num_points") != NUM_WITH_68:
+                raise SystemExit(f"{ckpt}: --keep-68, but this model has no 68-point head (train it with aux68)")
+            if len(args.checkpoints) > 1:
+                raise SystemExit("--keep-68 takes one checkpoint (ensembles average the 15 only)")
+        else:
+            model, meta = strip_aux(model, meta)
         cfg = meta.get("config", {})
         if cfg.get("split") != "paper" or cfg.get("split_seed") != 0:
             raise SystemExit(f"{ckpt}: trained on split {cfg.get('split')}/{cfg.get('split_seed')}, "

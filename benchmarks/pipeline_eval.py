@@ -99,6 +99,13 @@ def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[fl
             "nme_per_keypoint": per_kp}
 
 
+def _nme68(preds: list[np.ndarray | None], truths68: list[np.ndarray]) -> float | None:
+    """Mean over found faces of the mean 68-point error / outer-eye-corner distance (points 36, 45)."""
+    per = [np.linalg.norm(p - t, axis=-1).mean() / np.linalg.norm(t[36] - t[45])
+           for p, t in zip(preds, truths68, strict=True) if p is not None]
+    return float(np.mean(per)) if per else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default", help="bundled name or checkpoint (default: default)")
@@ -111,6 +118,11 @@ def main() -> None:
                          "(default: haar:box:1,yunet:lm:0,yunet:lmc:0,yunet:lmc:1,yunet:rotc:0)")
     ap.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="model runtime (default: onnx)")
     ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
+    ap.add_argument("--faces-of", metavar="DIR",
+                    help="only the faces a converted folder holds (its meta.csv sources), e.g. the --holdout-dir "
+                         "of `data convert`: held-out photo ids of a wild set")
+    ap.add_argument("--points", type=int, default=15, choices=(15, 68),
+                    help="68: also score the 68 points (NME over all 68, outer-eye-corner distance 36-45)")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -123,6 +135,8 @@ def main() -> None:
         ds = load_training(args.data)
         meta = pd.read_csv(f"{args.data}/meta.csv", keep_default_na=False)
         keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)[args.part]])
+    if args.faces_of:
+        keep = set(pd.read_csv(f"{args.faces_of}/meta.csv", usecols=["source"], keep_default_na=False)["source"])
     tmp = Path(tempfile.mkdtemp(prefix="fkp-pipeline-"))
     names, truths68, files = [], [], []
     for face in iter_faces(args.src):
@@ -137,7 +151,8 @@ def main() -> None:
             break
     truths = [map_68_to_15(p) for p in truths68]
     raws = [f.read_bytes() for f in files]
-    result: dict = {"faces": len(files), "source": args.src, "part": args.part, "model": args.model,
+    result: dict = {"faces": len(files), "source": args.src, "part": args.part, "faces_of": args.faces_of,
+                    "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
 
@@ -147,7 +162,7 @@ def main() -> None:
         t0 = time.perf_counter()
         det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
                                                detector=detector, rotate=framing.startswith("rot"),
-                                               detect_side=int(side) if side else None)
+                                               detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
         if framing == "box":
             f = det.framer
@@ -155,7 +170,7 @@ def main() -> None:
         elif framing in ("lm", "rot"):
             det.framer = Framer.load(detector, rotate=framing == "rot", correct=False)
         det(raws[0])  # warm-up
-        preds, ms, extra = [], [], 0
+        preds, preds68, ms, extra = [], [], [], 0
         for raw, t68 in zip(raws, truths68, strict=True):
             t0 = time.perf_counter()
             faces = det(raw)
@@ -163,8 +178,12 @@ def main() -> None:
             pts = [np.array([[f["keypoints"][n]["x"], f["keypoints"][n]["y"]] for n in KEYPOINT_NAMES]) for f in faces]
             boxes = np.array([f["box"] for f in faces]).reshape(-1, 4)
             preds.append(_match(pts, boxes, t68))
+            if args.points == 68:
+                preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, t68))
             extra += _extra(boxes, t68)
         result[f"ours_{variant}"] = {**_score(preds, truths, ms), "extra_boxes": extra, "load_ms": load_ms}
+        if args.points == 68:
+            result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
     if args.part in ("test", "val"):
         ideal = evaluate(args.model, args.data, "paper", args.part, plots=False)
         result["ours_ideal_crops"] = {k: ideal[k] for k in ("rmse", "nme", "failure_rate", "n_faces")}

@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--names", action="store_true",
                    help="with --save-images: write keypoint names too (on faces at least 160 px wide)")
     _add_pipeline_args(r)
+    r.add_argument("--workers", type=_workers, metavar="N",
+                   help="processes, each loading the model once (default: the usable cores, never more than the "
+                        "inputs; 1 = this process only). Records keep the input order")
+    r.add_argument("--resume", action="store_true",
+                   help="with -o FILE (JSONL): skip the inputs FILE already holds (an interrupted run) and append "
+                        "the rest")
     r.add_argument("--smooth", type=_fraction, default=0.0, metavar="ALPHA",
                    help="video: blend each point with the previous frame's, 0 <= ALPHA < 1 (0 = off, 0.5 = strong)")
 
@@ -192,6 +198,7 @@ _fraction = _ranged(float, 0, 1, "a number", open_hi=True)
 _score = _ranged(float, 0, 1, "a number")
 _side = _ranged(int, 64, 4096, "a side in pixels")
 _port = _ranged(int, 1, 65535, "a port number")
+_workers = _ranged(int, 1, 1024, "a number of processes")
 
 
 def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
@@ -310,31 +317,41 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import io
-
-    from .fileio import atomic_write_text
     from .photos.batch import run_predict
+    from .photos.predict import KeypointDetector
 
-    buf = io.StringIO() if args.output else sys.stdout
     if not args.paths:
         from .photos.sample import sample_path
 
         args.paths = [str(sample_path())]
         print(f"no PATH given: predicting the sample picture {args.paths[0]}", file=sys.stderr)
-    summary = run_predict(args.paths, args.model, buf, args.format, args.save_images, args.names, args.backend,
-                          args.smooth, args.detector, args.min_score, args.device, detect_side=args.detect_size,
-                          points=args.points)
-    if args.output:
-        atomic_write_text(args.output, buf.getvalue())
-    print(f"{summary['images']} images, {summary['faces']} faces, {len(summary['failures'])} without a face "
-          f"or unreadable, {summary['ms_per_image']:.1f} ms/image", file=sys.stderr)
+    if args.names and not args.save_images:
+        raise ValueError("--names labels the saved pictures: it needs --save-images DIR")
+    if args.resume and not args.output:
+        raise ValueError("--resume continues an output file: pass -o FILE (the JSONL of the run to continue)")
+    det = KeypointDetector.from_pretrained(args.model, device=args.device, backend=args.backend,
+                                           detector=args.detector, min_score=args.min_score,
+                                           detect_side=args.detect_size, points=args.points)
+    summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names, args.smooth,
+                          workers=args.workers, output=args.output, resume=args.resume)
+    done = f", {summary['skipped_done']} inputs already done (--resume)" if args.resume else ""
+    print(f"{summary['images']} {'image' if summary['images'] == 1 else 'images'} and frames from "
+          f"{summary['inputs']} inputs, {summary['faces']} faces, {len(summary['failures'])} without a face "
+          f"or unreadable, {summary['ms_per_image']:.1f} ms/image on {summary['workers']} "
+          f"worker{'s' if summary['workers'] > 1 else ''}{done}", file=sys.stderr)
+    where = [f"records in {summary['output']}" if summary["output"] else "records on stdout"]
+    if summary["save_images"]:
+        where.append(f"pictures in {summary['save_images']}/")
+    print("  " + "; ".join(where), file=sys.stderr)
+    for line in summary["renamed"]:
+        print(f"  saved as another name (same name from two places): {line}", file=sys.stderr)
     for f in summary["failures"]:
         reason = f["reason"] if f["reason"].startswith(f["path"]) else f"{f['path']}: {f['reason']}"
         print(f"  {reason}", file=sys.stderr)
-    if summary["images"] == 0:
+    if summary["images"] == 0 and summary["skipped_done"] == 0:
         print(f"facekeypoints predict: error: no image or video matched {' '.join(args.paths)}", file=sys.stderr)
         return 1
-    if summary["readable"] == 0:
+    if summary["readable"] == 0 and summary["images"] > 0:
         print("facekeypoints predict: error: no input could be read", file=sys.stderr)
         return 1
     return 0
@@ -383,9 +400,10 @@ def _models(args: argparse.Namespace) -> int:
     from .config import RECIPES
     from .models.registry import describe_models
 
-    print(f"{'bundled':<12} {'size':>8} {'test RMSE':>10} {'CPU ms/face':>12}  description")
+    print(f"{'bundled':<12} {'size':>8} {'input':>11} {'points':>7} {'test RMSE':>10} {'CPU ms/face':>12}  description")
     for b in describe_bundled():
-        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['test_rmse']:>10} {b['cpu_ms_per_face']:>12}  {b['about']}")
+        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['input']:>11} {b['points']:>7} {b['test_rmse']:>10} "
+              f"{b['cpu_ms_per_face']:>12}  {b['about']}")
     print(f"\n{'network':<12} {'params':>10} {'GFLOPs/face':>12}  description")
     for m in describe_models(args.pattern):
         print(f"{m['name']:<12} {m['params'] / 1e6:9.3f}M {m['gflops']:12.3f}  {m['about']}")

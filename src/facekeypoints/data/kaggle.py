@@ -277,7 +277,7 @@ def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
 
 
 def _attach_meta(ds: KeypointDataset, meta_path: Path) -> None:
-    meta = pd.read_csv(meta_path, dtype={"identity": str, "source": str}, keep_default_na=False)
+    meta = pd.read_csv(meta_path, dtype={"identity": str, "source": str}, keep_default_na=False, low_memory=False)
     if len(meta) != len(ds):
         raise DataError(f"{meta_path}: {len(meta)} rows but training.csv has {len(ds)}")
     ds.identities = meta["identity"].to_numpy(dtype=str)

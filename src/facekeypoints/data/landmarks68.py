@@ -9,8 +9,10 @@ Without a CSV, ``NAME.pts`` files next to ``NAME.<image>`` are used.
 Pixel convention. The project puts pixel centres at integers from 0 (OpenCV's). 300-W ``.pts``
 files are 1-based (Matlab's; menpo subtracts 1 on import), so points read from a ``.pts`` file, or
 from a CSV row whose image has a ``.pts`` file beside it (the wild-68 packs ship both, with the
-same values), are converted on read: ``x - 1, y - 1`` (``ONE_BASED_SHIFT``). Other tables (the
-YouTube Faces CSVs) are taken as 0-based; docs/data.md says how each source's convention was decided.
+same values), are converted on read: ``x - 1, y - 1`` (``ONE_BASED_SHIFT``). So are the Udacity /
+YouTube Faces tables (header ``,0,1,...,135``): their points sit one pixel right of the features, as
+a mirror-trained model measures (``benchmarks/pixel_convention.py``). Other tables are taken as
+0-based. docs/data.md says how each source's convention was decided.
 
 A CSV whose name starts with a word that is also a folder (``training_frames_keypoints.csv``
 and ``training/``) takes its images from that folder, so two parts that reuse file
@@ -108,8 +110,16 @@ def _relative(name: str) -> str:
     return name
 
 
+def udacity_layout(columns: list[str]) -> bool:
+    """The Udacity / YouTube Faces table: an unnamed first column, then ``0, 1, ..., 135``. Its points
+    are 1-based (measured with a mirror-trained model, ``benchmarks/pixel_convention.py``: docs/data.md)."""
+    return [str(c).strip() for c in columns[-136:]] == [str(i) for i in range(136)] and (
+        str(columns[0]).strip() in ("", "Unnamed: 0"))
+
+
 def _annotation_table(raw: bytes, name: str) -> pd.DataFrame | None:
-    """The CSV as (image name, 136 coordinates), or None when it is not a 68-point table."""
+    """The CSV as (image name, 136 coordinates), or None when it is not a 68-point table;
+    ``attrs["one_based"]`` says whether its layout is known to be 1-based (``udacity_layout``)."""
     try:
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError):
@@ -119,8 +129,11 @@ def _annotation_table(raw: bytes, name: str) -> pd.DataFrame | None:
     coords = df.iloc[:, -136:].apply(pd.to_numeric, errors="coerce")
     if coords.isna().all(axis=None):
         return None
+    one_based = udacity_layout(list(df.columns))
     coords.columns = [f"c{i}" for i in range(136)]
-    return pd.concat([df.iloc[:, 0].str.strip().rename("image"), coords.astype(np.float64)], axis=1)
+    table = pd.concat([df.iloc[:, 0].str.strip().rename("image"), coords.astype(np.float64)], axis=1)
+    table.attrs["one_based"] = one_based
+    return table
 
 
 def read_pts(raw: bytes, name: str) -> np.ndarray:
@@ -176,7 +189,8 @@ def _faces(files: _Files, root: Path, bad: list[tuple[str, str]]) -> Iterator[Fa
             if path is None:
                 bad.append((item, f"no image named {stem}.* in {img_folder or root}"))
                 continue
-            one_based = _relative(f"{img_folder}/{stem}.pts") in files.readers  # the 300-W values, as in .pts
+            # 1-based: the 300-W values (a .pts beside the image says so), or the Udacity layout (measured)
+            one_based = table.attrs["one_based"] or _relative(f"{img_folder}/{stem}.pts") in files.readers
             yield Face68(_relative(f"{img_folder}/{image_name}"), identity_of(image_name),
                          pts - ONE_BASED_SHIFT if one_based else pts, files.readers[path], path,
                          "1-based" if one_based else "0-based")

@@ -21,6 +21,8 @@ def draw(image: np.ndarray, faces: list[dict[str, Any]], names: bool = False) ->
         # Name labels only where the face is large enough for them to be read.
         label = names and (x2 - x1) >= 160
         scale = max(0.3, (x2 - x1) / 700)
+        for x, y in f.get("landmarks68", ()):  # predict --points 68: the 68 in green, under the 15
+            cv2.circle(img, (round(x), round(y)), r, (0, 200, 0), -1)
         for name, k in f["keypoints"].items():
             cv2.circle(img, (round(k["x"]), round(k["y"])), r + 1, (0, 0, 255), -1)
             if label:

@@ -28,7 +28,16 @@ from ..inference.confidence import confidence
 from ..inference.crops import pick_device
 from ..inference.tta import has_68, with_tta
 from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
-from .detect import Detections, Framer, HaarDetector, Picture, YuNetDetector, create_detector, read_picture
+from .detect import (
+    DETECT_MAX_SIDE,
+    Detections,
+    Framer,
+    HaarDetector,
+    Picture,
+    YuNetDetector,
+    create_detector,
+    read_picture,
+)
 
 BACKENDS = ("auto", "onnx", "torch")
 POINT_SETS = (15, 68)  # points=68: each face also carries "landmarks68" (models with a 68-point head)
@@ -50,7 +59,7 @@ class KeypointDetector:
     def __init__(self, model: torch.nn.Module, meta: dict[str, Any],
                  detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
                  onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool = False,
-                 points: int = 15):
+                 points: int = 15, threads: int | None = None):
         if points not in POINT_SETS:
             raise ValueError(f"points={points}: choose {' or '.join(map(str, POINT_SETS))}")
         if points == 68 and not has_68(meta):
@@ -66,6 +75,9 @@ class KeypointDetector:
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
+        # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
+        self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
+        self.settings: dict[str, Any] = {}  # filled by from_pretrained
         self.backend = "onnx" if onnx_path else "torch"
         if onnx_path:
             from ..inference.export import OnnxRunner
@@ -73,12 +85,14 @@ class KeypointDetector:
             # A light network runs faster on one thread: a thread pool spinning between its calls
             # takes the cores from the face detector (fast: 8.8 -> 5.4 ms per wild-68 photo here).
             work = sum(p.numel() for p in self.model.parameters()) * (1 + self.net.views)
-            self.runner = OnnxRunner(onnx_path, threads=1 if work < LIGHT_PARAMS else 0)
+            self.runner = OnnxRunner(onnx_path, threads=threads if threads is not None else
+                                     1 if work < LIGHT_PARAMS else 0)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "auto",
                         refine: int | None = None, detector: str = "yunet", min_score: float | None = None,
-                        rotate: bool = False, detect_side: int | None = None, points: int = 15) -> KeypointDetector:
+                        rotate: bool = False, detect_side: int | None = None, points: int = 15,
+                        threads: int | None = None) -> KeypointDetector:
         """A bundled model by name (``default``, ``fast``) or a checkpoint (run folder, model.json or
         model.safetensors).
 
@@ -87,7 +101,8 @@ class KeypointDetector:
         (None: the detector's default). ``detect_side``: the long side of the copy the detector sees
         (None: its default, 320 for YuNet, 640 for Haar; larger finds smaller faces, slower).
         ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``points=68``: each face
-        also gets ``landmarks68``, the 68 iBUG points (models with a 68-point head only).
+        also gets ``landmarks68``, the 68 iBUG points (models with a 68-point head only). ``threads``:
+        onnxruntime's threads (None: 1 for a light network, else onnxruntime's choice).
         The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
         """
         if backend not in BACKENDS:
@@ -112,8 +127,13 @@ class KeypointDetector:
                 print(f"facekeypoints: exporting {name_or_path} to ONNX once, cached as {onnx_path}", file=sys.stderr)
                 export_onnx(name_or_path, onnx_path, pair=True, all_points=points == 68)
         sized = {"max_side": detect_side} if detect_side else {}
-        return cls(model, meta, create_detector(detector, min_score, **sized), onnx_path=onnx_path, refine=refine,
-                   rotate=rotate, points=points)
+        det = cls(model, meta, create_detector(detector, min_score, **sized), onnx_path=onnx_path, refine=refine,
+                  rotate=rotate, points=points, threads=threads)
+        # how to build this detector again (worker processes, Ray actors)
+        det.settings = dict(name_or_path=str(name_or_path), device=str(device), backend=backend, refine=refine,
+                            detector=detector, min_score=min_score, rotate=rotate, detect_side=detect_side,
+                            points=points)
+        return det
 
     @torch.no_grad()
     def flip_pair(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +182,7 @@ class KeypointDetector:
     def __call__(self, image: Any) -> list[dict[str, Any]]:
         """Every face found: ``[{"box": [x1, y1, x2, y2], "score", "keypoints": {name: {"x", "y",
         "confidence"}}}]``, strongest first, in the image's pixels."""
-        return self.detect_picture(read_picture(image))
+        return self.detect_picture(read_picture(image, detect_side=self.detect_side))
 
     def detect(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Every face in a decoded uint8 image, BGR or gray (see ``__call__``)."""

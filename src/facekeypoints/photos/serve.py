@@ -58,7 +58,7 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
         if len(raw) > max_upload_bytes:
             raise HTTPException(413, f"{name}: upload larger than {max_upload_bytes} bytes")
         try:
-            return name, read_picture(raw, name)
+            return name, read_picture(raw, name, detect_side=det.detect_side)
         except DataError as e:
             raise HTTPException(413 if "too large" in str(e) else 415, str(e)) from None
 
