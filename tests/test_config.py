@@ -28,3 +28,10 @@ def test_unknown_key_suggests_the_closest():
 def test_every_recipe_resolves():
     for name in RECIPES:
         make_config(name)
+
+
+def test_the_config_knows_as_many_views_as_tta_has():
+    from facekeypoints.config import MAX_TTA_VIEWS
+    from facekeypoints.inference.tta import VIEWS
+
+    assert MAX_TTA_VIEWS == len(VIEWS)

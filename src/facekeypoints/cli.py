@@ -23,7 +23,7 @@ modes:
   benchmark speed as JSON: `benchmark data` (CSV parsing), `infer` (CPU latency), `train` (loops)
   serve     an HTTP API and a web page for trying it on photos
   report    a self-contained HTML report of a training run
-  models    list registered models and recipes
+  models    list the bundled models, registered networks and recipes
 
 examples:
   1. facekeypoints data convert ../shared/data/youtube-faces-68 data/yt15
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="facekeypoints", description=HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True)
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"facekeypoints {__version__}")
     sub = p.add_subparsers(dest="mode", metavar="MODE")
 
     d = sub.add_parser("data", help="convert, show, inspect or pack data sets")
@@ -137,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=_workers, metavar="N",
                    help="processes, each loading the model once (default: the usable cores, never more than the "
                         "inputs; 1 = this process only). Records keep the input order")
+    r.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on a Ray cluster (ADDRESS: e.g. auto or ray://head:10001; none: a local Ray), one model "
+                        "per CPU, or --workers N of them; paths must be readable on every node ([ray] extra)")
     r.add_argument("--resume", action="store_true",
                    help="with -o FILE (JSONL): skip the inputs FILE already holds (an interrupted run) and append "
                         "the rest")
@@ -332,8 +338,20 @@ def _predict(args: argparse.Namespace) -> int:
     det = KeypointDetector.from_pretrained(args.model, device=args.device, backend=args.backend,
                                            detector=args.detector, min_score=args.min_score,
                                            detect_side=args.detect_size, points=args.points)
-    summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names, args.smooth,
-                          workers=args.workers, output=args.output, resume=args.resume)
+    if args.ray:
+        for flag, value in (("--save-images", args.save_images), ("--smooth", args.smooth),
+                            ("--format csv", args.format == "csv")):
+            if value:
+                raise ValueError(f"{flag} is not available with --ray (it writes JSONL records only)")
+        try:
+            from .ray import predict_on_ray
+        except ImportError:
+            raise ValueError("--ray needs the [ray] extra: pip install 'facekeypoints[ray]'") from None
+        summary = predict_on_ray(args.paths, det.settings, sys.stdout, args.output, args.resume,
+                                 None if args.ray == "local" else args.ray, args.workers)
+    else:
+        summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names, args.smooth,
+                              workers=args.workers, output=args.output, resume=args.resume)
     done = f", {summary['skipped_done']} inputs already done (--resume)" if args.resume else ""
     print(f"{summary['images']} {'image' if summary['images'] == 1 else 'images'} and frames from "
           f"{summary['inputs']} inputs, {summary['faces']} faces, {len(summary['failures'])} without a face "

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .data.splits import SPLITS
-from .inference.tta import VIEWS
+
+MAX_TTA_VIEWS = 8  # len(inference.tta.VIEWS); config sits below inference, a test keeps the two equal
 
 
 def _key(default: Any, *, choices: tuple[str, ...] | None = None, lo: float | None = None,
@@ -56,7 +57,7 @@ class TrainConfig:
     aux68: float = _key(0.0, lo=0.0)  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
     ema: float = _key(0.0, lo=0.0, hi=1.0)  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are saved
     tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference
-    tta_views: int = _key(0, lo=0, hi=len(VIEWS))  # also average over this many fixed small re-framings (tta.py)
+    tta_views: int = _key(0, lo=0, hi=MAX_TTA_VIEWS)  # also average over this many fixed small re-framings (tta.py)
     # ---- run
     seed: int = 0  # training seed (init, shuffling, dropout)
     device: str = "auto"  # auto | cpu | cuda | cuda:N

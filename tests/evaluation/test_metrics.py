@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from facekeypoints.evaluation.metrics import forward_fill, nme_per_face, per_keypoint_rmse, rmse, summary
+from facekeypoints.data.labels import forward_fill
+from facekeypoints.evaluation.metrics import nme_per_face, per_keypoint_rmse, rmse, summary
 from facekeypoints.keypoints import INDEX
 
 

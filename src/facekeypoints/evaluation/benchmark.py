@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..inference.crops import device_name
+from ..devices import device_name
 
 
 def fake_kaggle_training(path: str | Path, rows: int = 7049, complete: int = 2140, seed: int = 0) -> Path:
@@ -168,7 +168,8 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
     (b) includes what ``train`` always does: per-epoch validation and resume checkpoints.
     """
     from ..config import make_config
-    from ..inference.crops import pick_device, predict_crops
+    from ..devices import pick_device
+    from ..inference.crops import predict_crops
     from ..training.train import load_train_data, train
     from .evaluate import evaluate
     from .metrics import rmse

@@ -11,10 +11,12 @@ import numpy as np
 
 from ..checkpoint import load_checkpoint, resolve_checkpoint
 from ..data import KeypointDataset, load_training, make_split
+from ..data.labels import forward_fill
+from ..devices import pick_device
 from ..fileio import atomic_write_json
-from ..inference.crops import pick_device, predict_crops
+from ..inference.crops import predict_crops
 from ..inference.tta import with_tta
-from .metrics import forward_fill, nme_per_face, rmse, summary
+from .metrics import nme_per_face, rmse, summary
 from .plots import face_grid, learning_curves, per_keypoint_bars
 
 

@@ -15,9 +15,10 @@ import pandas as pd
 
 from ..checkpoint import load_checkpoint
 from ..data.kaggle import DataError, load_test
+from ..devices import pick_device
 from ..fileio import atomic_write
 from ..keypoints import COLUMNS
-from .crops import pick_device, predict_crops
+from .crops import predict_crops
 from .tta import with_tta
 
 

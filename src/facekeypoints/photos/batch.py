@@ -94,15 +94,22 @@ def record(path: str | Path, width: int | None = None, height: int | None = None
     return rec
 
 
-def image_record(det: KeypointDetector, item: Input, save_images: str | None, names: bool) -> dict[str, Any]:
+def picture_record(det: KeypointDetector, source: str | Path | bytes, name: str | Path,
+                   save_to: Path | None = None, names: bool = False) -> dict[str, Any]:
+    """The record of one picture (a path or its bytes, reported as ``name``); with ``save_to``, the
+    picture with its faces drawn is written there (atomically)."""
     try:
-        pic = read_picture(item.path, detect_side=det.detect_side)
+        pic = read_picture(source, str(name), detect_side=det.detect_side)
     except DataError as e:
-        return record(item.path, error=str(e))
+        return record(name, error=str(e))
     faces = det.detect_picture(pic)
-    if save_images:
-        save_image(Path(save_images) / item.rel, draw(pic.full(), faces, names))
-    return record(item.path, int(pic.width), int(pic.height), faces)
+    if save_to is not None:
+        save_image(save_to, draw(pic.full(), faces, names))
+    return record(name, int(pic.width), int(pic.height), faces)
+
+
+def image_record(det: KeypointDetector, item: Input, save_images: str | None, names: bool) -> dict[str, Any]:
+    return picture_record(det, item.path, item.path, Path(save_images) / item.rel if save_images else None, names)
 
 
 def _smooth(faces: list[dict[str, Any]], previous: list[dict[str, Any]], alpha: float) -> None:

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from ..checkpoint import load_checkpoint
+from ..devices import pick_device
 from ..fileio import cache_dir
 from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix
 from ..inference.confidence import confidence
-from ..inference.crops import pick_device
 from ..inference.tta import has_68, with_tta
 from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (

@@ -27,10 +27,10 @@ from tqdm import tqdm
 from ..checkpoint import load_state, save_checkpoint, save_state
 from ..config import TrainConfig, config_dict, config_from_dict
 from ..data import KeypointDataset, load_training, make_split
-from ..evaluation.metrics import forward_fill
+from ..data.labels import forward_fill
+from ..devices import device_name, pick_device
 from ..fileio import atomic_write_json
 from ..geometry import index_on
-from ..inference.crops import device_name, pick_device
 from ..inference.tta import TestTimeAugment
 from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
 from ..models import create_model
