@@ -94,6 +94,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     elif p.suffix != ".json":
         p = p.with_suffix(".json")
     if not p.exists():
+        if len(Path(path).parts) == 1 and not Path(path).suffix:  # a bare word: meant as a bundled name?
+            raise CheckpointError(f"{path!r}: not a bundled model ({', '.join(BUNDLED)}) nor a checkpoint "
+                                  f"(looked for {p}); `facekeypoints models` lists them")
         raise CheckpointError(f"{path}: no checkpoint found (looked for {p})")
     return p
 

@@ -288,17 +288,17 @@ def _train(args: argparse.Namespace) -> int:
     from .training.train import train
 
     if args.resume:
-        run_dir = train(resume=args.resume, progress=not args.quiet)
+        run_dir = train(resume=args.resume, progress=not args.quiet, overrides=parse_overrides(args.overrides))
     else:
         over = parse_overrides(args.overrides)
         over["data"] = _need(over.get("data") or args.data)
         if args.missing:
             over["missing"] = args.missing
+        cfg = make_config(args.recipe, **over)
         if args.recipe == "tiny":
-            print("note: `tiny` is a smoke test (2 epochs of a tiny network): its figures mean nothing",
+            print(f"note: `tiny` is a smoke test ({cfg.epochs} epochs of a tiny network): its figures mean nothing",
                   file=sys.stderr)
-        run_dir = train(make_config(args.recipe, **over), runs_root=args.project, name=args.name or args.recipe,
-                        progress=not args.quiet)
+        run_dir = train(cfg, runs_root=args.project, name=args.name or args.recipe, progress=not args.quiet)
     if (run_dir / "metrics.json").exists():
         print(format_table(json.loads((run_dir / "metrics.json").read_text())))
     print(f"run folder: {run_dir}")

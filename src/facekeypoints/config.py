@@ -102,6 +102,15 @@ RECIPES: dict[str, dict[str, Any]] = {
     "fast_s": dict(model="mobile_s", epochs=150, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
                    schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=False,
                    aux68=0.5),
+    # Photo models (issue #18): trained on faces framed as `predict` frames them (`data convert
+    # --framing detector` of YT15 and the wild-68 packs), all 68 points as a second head (kept when
+    # bundled: `predict --points 68`), evaluated with the mirrored crop. `photo`: mobile_m; `photo_s`: mobile_s.
+    "photo": dict(model="mobile_m", epochs=120, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
+                  schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=True,
+                  aux68=0.5),
+    "photo_s": dict(model="mobile_s", epochs=120, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
+                    schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=True,
+                    aux68=0.5),
     # Minutes-not-hours smoke recipe for tests and CPU try-outs.
     "tiny": dict(model="paper_tiny", epochs=2, batch_size=32, lr=3e-3, missing="masked"),
 }
@@ -140,6 +149,19 @@ def _checked(values: dict[str, Any], base: TrainConfig) -> TrainConfig:
             near = difflib.get_close_matches(key, known, n=1)
             raise ValueError(f"unknown config key {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
     return replace(base, **{k: _coerce(k, v, known[k]) for k, v in values.items()})
+
+
+# Keys a resumed run may change (`train --resume RUN key=value`); every other key is the run's own.
+RESUMABLE = ("epochs", "threads", "device", "eval_batch_size", "save_every", "save_every_s", "compile", "sync_debug")
+
+
+def resume_overrides(cfg: TrainConfig, values: dict[str, Any]) -> TrainConfig:
+    """``cfg`` (a run's config) with the keys a resumed run may change; any other key is an error."""
+    fixed = [k for k in values if k not in RESUMABLE]
+    if fixed:
+        raise ValueError(f"{', '.join(sorted(fixed))}: cannot change when resuming (the run was trained with its "
+                         f"own); a resumed run takes only {', '.join(RESUMABLE)}")
+    return _checked(values, cfg)
 
 
 def make_config(recipe: str = "paper", **overrides: Any) -> TrainConfig:

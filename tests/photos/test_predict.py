@@ -325,3 +325,18 @@ def test_points_68_in_jsonl_and_csv(face_photo, tiny_model68, capsys):
     header = lines[0].split(",")
     assert len(header) == 7 + 45 + 136 + 1 and header[-2:] == ["p67_y", "error"]
     assert len(lines[1].split(",")) == len(header)
+
+
+def test_python_api_wrong_inputs_are_one_clear_error_and_float_images_work(face_photo, tiny_model):
+    det = KeypointDetector.from_pretrained(tiny_model)
+    for bad in (None, [1, 2, 3], 3.5):
+        with pytest.raises(DataError, match="cannot read an image from"):
+            det(bad)
+    with pytest.raises(DataError, match="got shape"):
+        det(np.zeros(5))
+    bgr = cv2.imread(str(face_photo))
+    as_float = bgr.astype(np.float32) / 255  # 0..1, as scikit-image gives
+    a, b = det(bgr), det(as_float)
+    assert len(a) == len(b) >= 1 and np.allclose(a[0]["box"], b[0]["box"], atol=2)
+    with pytest.raises(ValueError, match="not a bundled model .default, fast."):
+        KeypointDetector.from_pretrained("defualt")

@@ -134,3 +134,15 @@ def test_torchrun_two_cpu_processes_gloo(kaggle_dir, tmp_path):
     hist = json.loads((runs / "tiny" / "history.json").read_text())
     assert len(hist) == 2 and all(np.isfinite(h["train_loss"]) for h in hist)
     assert (runs / "tiny" / "metrics.json").exists()
+
+
+def test_resume_takes_the_keys_that_may_change_and_refuses_the_rest(kaggle_dir, tmp_path, capsys):
+    run = train(_cfg(kaggle_dir, epochs=2), runs_root=tmp_path, name="r", progress=False, evaluate_test=False,
+                stop_after=1)
+    with pytest.raises(ValueError, match="lr: cannot change when resuming"):
+        train(resume=run, progress=False, evaluate_test=False, overrides={"lr": "0.1"})
+    train(resume=run, progress=False, evaluate_test=False, overrides={"epochs": "3"})
+    err = capsys.readouterr().err
+    assert "resuming" in err and "epochs=3" in err
+    assert len(json.loads((run / "history.json").read_text())) == 3
+    assert json.loads((run / "config.json").read_text())["epochs"] == 3

@@ -54,6 +54,7 @@ def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None =
     are expanded). EXIF orientation is applied; 16-bit, RGBA and palette images are converted.
     """
     if isinstance(source, np.ndarray):
+        source = _as_uint8(source)
         return _as_bgr(source) if color else to_gray(source)
     if hasattr(source, "convert") and hasattr(source, "size"):  # a PIL image (RGB order)
         if color:
@@ -64,8 +65,27 @@ def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None =
     return _decode(raw, name, color)
 
 
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    """A decoded array as 0..255: floats in 0..1 (as scikit-image and PIL-to-float code give) are
+    scaled; other floats are taken as 0..255. Shapes other than (H, W), (H, W, 3|4) are an error."""
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)) or min(image.shape[:2]) < 1:
+        raise DataError(f"<array>: an image is (H, W) or (H, W, 3|4), got shape {image.shape}")
+    if image.dtype.kind == "f":
+        finite = image[np.isfinite(image)]
+        scale = 255.0 if finite.size and finite.max() <= 1.0 else 1.0
+        return np.clip(np.nan_to_num(image) * scale + 0.5, 0, 255).astype(np.uint8)
+    if image.dtype.kind == "b":
+        return image.astype(np.uint8) * 255
+    return image
+
+
 def _raw(source: str | Path | bytes, name: str | None) -> tuple[str, bytes]:
     """A display name and the file's bytes (a clear error for a missing or empty file)."""
+    if not isinstance(source, (str, Path, bytes, bytearray, memoryview)):
+        raise DataError(f"cannot read an image from {type(source).__name__}: pass a path, bytes, a numpy "
+                        "array (BGR or gray; uint8, or floats in 0..1) or a PIL image")
+    if isinstance(source, (bytearray, memoryview)):
+        source = bytes(source)
     name = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     if isinstance(source, bytes):
         raw = source
@@ -127,7 +147,7 @@ def read_picture(source: str | Path | bytes | np.ndarray | Any, name: str | None
     """A ``Picture`` of any image ``read_image`` takes; JPEGs larger than twice ``detect_side``
     (long side) are decoded reduced, as far as keeps the long side at least ``detect_side``."""
     if not isinstance(source, (bytes, str, Path)):
-        return Picture(read_image(source, name, color=True))
+        return Picture(read_image(source, name, color=True))  # arrays, PIL images; other types: one clear error
     name, raw = _raw(source, name)
     size = _header(raw, name)  # the full image's (h, w) after EXIF orientation, None if PIL cannot tell
     factor = next((r for r in (8, 4, 2) if size and max(size) / r >= detect_side), 1)

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import load_state, save_checkpoint, save_state
-from ..config import TrainConfig, config_dict, config_from_dict
+from ..config import TrainConfig, config_dict, config_from_dict, resume_overrides
 from ..data import KeypointDataset, load_training, make_split
 from ..data.labels import forward_fill
 from ..devices import device_name, pick_device
@@ -348,27 +348,41 @@ def _unpack_state(tensors, info, model, opt, gen: torch.Generator, ema=None, aug
 
 def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, resume: str | Path | None = None,
           runs_root: str | Path = "runs/train", name: str | None = None, progress: bool = True,
-          evaluate_test: bool = True, stop_after: int | None = None) -> Path:
+          evaluate_test: bool = True, stop_after: int | None = None, overrides: dict[str, Any] | None = None) -> Path:
     """Train a model; returns the run folder ``runs_root/NAME`` (``name`` or the recipe's name, never
     overwritten: NAME2, NAME3... when taken). ``resume=RUN_DIR`` continues an interrupted run.
+
+    ``overrides``: with ``resume``, the keys a resumed run may change (``config.RESUMABLE``:
+    ``epochs`` to go on longer, ``threads``, ``device``...); they are applied, said on stderr and
+    saved in ``config.json``; any other key is refused.
 
     ``stop_after=N`` stops after N epochs of this call, exactly as an interruption would
     (no final weights); ``resume`` then continues to the same result. SIGINT/SIGTERM while it
     runs: the epoch finishes, the resume point is saved, and ``KeyboardInterrupt`` says how to go on.
     """
     with _Interrupt(enabled=os.environ.get("RANK", "0") == "0") as interrupt:
-        return _train(cfg, run_dir, resume, runs_root, name, progress, evaluate_test, stop_after, interrupt)
+        return _train(cfg, run_dir, resume, runs_root, name, progress, evaluate_test, stop_after, interrupt,
+                      overrides or {})
 
 
 def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Path | None, runs_root: str | Path,
            name: str | None, progress: bool, evaluate_test: bool, stop_after: int | None,
-           interrupt: _Interrupt) -> Path:
+           interrupt: _Interrupt, overrides: dict[str, Any]) -> Path:
     # ---- set-up: config, data, model, then the run folder (made only once the run can start)
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / "config.json").is_file():
             raise ValueError(f"{run_dir}: not a run folder (no config.json), nothing to resume")
         cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()), strict=True)
+        if overrides:
+            cfg = resume_overrides(cfg, overrides)
+            print(f"resuming {run_dir} with " + ", ".join(f"{k}={getattr(cfg, k)!r}" for k in overrides)
+                  + (" (the learning-rate schedule follows the new length from here)" if "epochs" in overrides else ""),
+                  file=sys.stderr)
+            if os.environ.get("RANK", "0") == "0":
+                atomic_write_json(run_dir / "config.json", config_dict(cfg))
+    elif overrides:
+        raise ValueError("overrides= goes with resume=; a new run takes them in its config")
     elif cfg is None:
         raise ValueError("train() needs a config or resume=RUN_DIR")
     dist = Distributed(cfg)
