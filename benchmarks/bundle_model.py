@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ def main() -> None:
     ap.add_argument("--tta-views", type=int, help="test-time re-framing views the bundled model uses (tta.py)")
     ap.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                     help="average with the mirrored crop (predict always runs the mirror for the confidence)")
+    ap.add_argument("--measured", metavar="JSON",
+                    help="a JSON object of the model's measured figures (test_rmse, cpu_ms_per_face, about, source) "
+                         "for its card and `facekeypoints models`; test_rmse defaults to the run's metrics.json")
     ap.add_argument("--keep-68", action="store_true",
                     help="keep the 68-point head of a model trained with aux68 (predict --points 68 needs it)")
     args = ap.parse_args()
@@ -79,6 +83,12 @@ def main() -> None:
         info["confidence"], report = calibrate(model, {**metas[0], "config": info.get("config"), "confidence": None},
                                                args.calibrate_on)
     info["training_faces"] = sorted({f for m in metas for f in m.get("training_faces", [])})
+    measured = json.loads(open(args.measured).read()) if args.measured else {}
+    run_metrics = Path(args.checkpoints[0]) / "metrics.json"
+    if len(args.checkpoints) == 1 and run_metrics.exists() and "test_rmse" not in measured:
+        measured["test_rmse"] = round(json.loads(run_metrics.read_text())["rmse"], 3)  # the run's own test figure
+    if measured:
+        info["measured"] = measured
     out = save_checkpoint(bundled_path(args.name).with_suffix(".safetensors"), model, name,
                           {**info, "bundled_as": args.name, "source_checkpoints": args.checkpoints},
                           dtype=torch.float16)

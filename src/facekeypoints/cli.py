@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 HELP = """\
 facekeypoints: the 15 Kaggle facial keypoints, trained and measured honestly.
@@ -138,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --save-images: write keypoint names too (on faces at least 160 px wide)")
     _add_pipeline_args(r)
     r.add_argument("--workers", type=_workers, metavar="N",
-                   help="processes, each loading the model once (default: the usable cores, never more than the "
-                        "inputs; 1 = this process only). Records keep the input order")
+                   help="processes, each loading the model once (default: the usable cores, one per 16 inputs; "
+                        "1 = this process only). Records keep the input order")
     r.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on a Ray cluster (ADDRESS: e.g. auto or ray://head:10001; none: a local Ray), one model "
                         "per CPU, or --workers N of them; paths must be readable on every node ([ray] extra)")
@@ -223,6 +224,10 @@ def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
                    help="model runtime: onnx (onnxruntime), torch, or auto = onnx on the CPU, torch on a GPU "
                         "(default: auto)")
     r.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
 
 
 def _need(value: str | None, flag: str = "--data PATH") -> str:
@@ -353,13 +358,15 @@ def _predict(args: argparse.Namespace) -> int:
         summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names, args.smooth,
                               workers=args.workers, output=args.output, resume=args.resume)
     done = f", {summary['skipped_done']} inputs already done (--resume)" if args.resume else ""
-    print(f"{summary['images']} {'image' if summary['images'] == 1 else 'images'} and frames from "
-          f"{summary['inputs']} inputs, {summary['faces']} faces, {len(summary['failures'])} without a face "
-          f"or unreadable, {summary['ms_per_image']:.1f} ms/image on {summary['workers']} "
-          f"worker{'s' if summary['workers'] > 1 else ''}{done}", file=sys.stderr)
+    n, frames = summary["images"], summary["frames"]
+    pictures = f"{n - frames} {_plural(n - frames, 'image')}" + (f" + {frames} video {_plural(frames, 'frame')}"
+                                                                  if frames else "")
+    print(f"{pictures}, {summary['faces']} {_plural(summary['faces'], 'face')}, {len(summary['failures'])} without "
+          f"a face or unreadable, {summary['ms_per_image']:.1f} ms each, {summary['workers']} "
+          f"{_plural(summary['workers'], 'worker')}{done}", file=sys.stderr)
     where = [f"records in {summary['output']}" if summary["output"] else "records on stdout"]
     if summary["save_images"]:
-        where.append(f"pictures in {summary['save_images']}/")
+        where.append(f"pictures in {Path(summary['save_images'])}/")
     print("  " + "; ".join(where), file=sys.stderr)
     for line in summary["renamed"]:
         print(f"  saved as another name (same name from two places): {line}", file=sys.stderr)

@@ -120,7 +120,8 @@ def predict_on_ray(paths: list[str], settings: dict[str, Any], out: TextIO | Non
             sink.close()
         if started_here:
             ray.shutdown()
-    return {"inputs": len(items), "images": len(items), "readable": n_ok, "faces": n_faces, "failures": failures,
+    return {"inputs": len(items), "images": len(items), "frames": 0, "readable": n_ok, "faces": n_faces,
+            "failures": failures,
             "workers": actors, "skipped_done": skipped, "output": str(output) if output else None,
             "save_images": None, "renamed": [],
             "ms_per_image": 1000 * (time.perf_counter() - start) / max(1, len(items))}

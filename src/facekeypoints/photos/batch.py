@@ -37,6 +37,7 @@ from .detect import box_iou, read_picture
 from .draw import draw, save_image
 from .predict import KeypointDetector
 
+INPUTS_PER_WORKER = 16  # the default --workers starts one process per this many inputs, up to the usable cores
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}  # what OpenCV writes
 
@@ -292,7 +293,8 @@ def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = No
         skipped = sum(1 for i in items if str(i.path) in done)
         items = [i for i in items if str(i.path) not in done]
     items, renamed = _unique_targets(items)
-    workers = usable_cores() if workers is None else workers
+    if workers is None:  # the usable cores, but a worker only for every INPUTS_PER_WORKER inputs (starting one
+        workers = min(usable_cores(), -(-len(items) // INPUTS_PER_WORKER))  # costs seconds: not for 3 photos)
     workers = max(1, min(workers, len(items)))
     with68 = det.points == 68
     sink: TextIO
@@ -304,7 +306,7 @@ def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = No
     if fmt == "csv":
         header = CSV_HEADER[:-1] + CSV_68 + CSV_HEADER[-1:] if with68 else CSV_HEADER
         sink.write(",".join(header) + "\n")
-    n_img = n_faces = n_ok = n_inputs = 0
+    n_img = n_faces = n_ok = n_inputs = n_frames = 0
     failures: list[dict[str, str]] = []
     start = time.perf_counter()
     # progress None: a bar only when stderr is a terminal (tqdm's own test)
@@ -325,6 +327,7 @@ def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = No
             n_inputs += 1
             for rec in records:
                 n_img += 1
+                n_frames += "frame" in rec
                 if rec["error"] is not None:
                     failures.append({"path": rec["path"], "reason": rec["error"]})
                 else:
@@ -343,7 +346,8 @@ def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = No
         if output is not None:
             sink.close()
     elapsed = time.perf_counter() - start
-    return {"inputs": n_inputs, "images": n_img, "readable": n_ok, "faces": n_faces, "failures": failures,
+    return {"inputs": n_inputs, "images": n_img, "frames": n_frames, "readable": n_ok, "faces": n_faces,
+            "failures": failures,
             "ms_per_image": 1000 * elapsed / max(1, n_img), "workers": workers, "skipped_done": skipped,
             "renamed": renamed, "output": str(output) if output is not None else None, "save_images": save_images}
 
