@@ -169,7 +169,22 @@ def make_config(recipe: str = "paper", **overrides: Any) -> TrainConfig:
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
     values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-    return _checked({"recipe": recipe, **values}, TrainConfig())
+    cfg = _checked({"recipe": recipe, **values}, TrainConfig())
+    _check_model(cfg.model)
+    return cfg
+
+
+def _check_model(name: str) -> None:
+    """``model=`` names a registered network ``train`` can build (before any data is loaded)."""
+    from .models import list_models
+
+    if name == "ensemble":
+        raise ValueError("model='ensemble' is made from trained runs (benchmarks/bundle_model.py), not trained; "
+                         "train its members and bundle them")
+    if name not in list_models():
+        near = difflib.get_close_matches(name, list_models(), n=3)
+        raise ValueError(f"model={name!r}: no such network" + (f"; did you mean {near}?" if near else
+                                                                   f"; choose from {list_models()}"))
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:

@@ -28,7 +28,8 @@ def _face68(cx: float, cy: float, s: float) -> np.ndarray:
 
 
 def _make_source(root, n_people=3, per_person=3, bad_row=True, as_tar=True):
-    """A 68-point source in the Udacity layout: CSV ',0..135' + images (in a tar or a folder)."""
+    """A 68-point source in the Udacity layout: CSV ',0..135' + images (in a tar or a folder). Its
+    points are written 1-based, as the Udacity / YouTube Faces files hold them (docs/data.md)."""
     rows, files = [], {}
     rng = np.random.default_rng(0)
     for p in range(n_people):
@@ -40,7 +41,7 @@ def _make_source(root, n_people=3, per_person=3, bad_row=True, as_tar=True):
             for x, y in pts:
                 cv2.circle(img, (int(x), int(y)), 1, (255, 255, 255), -1)
             files[f"training/{name[:-4]}.png"] = cv2.imencode(".png", img)[1].tobytes()
-            rows.append([name, *pts.reshape(-1)])
+            rows.append([name, *(pts + 1).reshape(-1)])
     if bad_row:
         rows.append(["Nobody_00.jpg", *np.zeros(136)])  # no such image
     df = pd.DataFrame(rows, columns=["", *map(str, range(136))])
@@ -182,11 +183,18 @@ def test_pts_round_trip_puts_a_marked_pixel_at_its_0_based_index(tmp_path):
         assert (x, y) == (40, 30) and decoded[int(y), int(x)] == 255, folder
 
 
-def test_a_csv_without_pts_beside_it_is_taken_as_0_based(tmp_path):
+def test_udacity_tables_are_1_based_and_other_tables_0_based(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     rows = _make_source(src, n_people=1, per_person=1, bad_row=False, as_tar=False)
     (face,) = iter_faces(src)
+    assert face.convention == "1-based" and np.allclose(face.points.reshape(-1), np.array(rows[0][1:], float) - 1)
+    other = tmp_path / "other"
+    (other / "training").mkdir(parents=True)
+    (src / "training" / "Person_A_00.png").rename(other / "Person_A_00.png")
+    cols = ["image", *(f"{a}{i}" for i in range(68) for a in "xy")]
+    pd.DataFrame([["Person_A_00.png", *rows[0][1:]]], columns=cols).to_csv(other / "points.csv", index=False)
+    (face,) = iter_faces(other)
     assert face.convention == "0-based" and np.allclose(face.points.reshape(-1), np.array(rows[0][1:], float))
 
 

@@ -65,3 +65,32 @@ def test_bad_uploads_get_clear_4xx_and_the_server_lives_on(client, face_bytes, p
 
 def test_missing_field_is_422(client):
     assert client.post("/v1/keypoints").status_code == 422
+
+
+def test_docs_page_works_offline(client):
+    """/docs names no external URL: Swagger UI's files come from the installed package."""
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert not re.findall(r"(?:src|href)=['\"]https?://", page.text)  # nothing loaded from a CDN
+    for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"):
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 10_000, asset
+    assert client.get("/openapi.json").json()["info"]["title"] == "facekeypoints"
+
+
+def test_points_68_on_serve(client, face_bytes, tmp_path):
+    files = {"file": ("face.jpg", face_bytes, "image/jpeg")}
+    r = client.post("/v1/keypoints?points=68", files=files)
+    assert r.status_code == 422 and "no 68-point head" in r.text  # the test model predicts the 15 only
+    assert client.post("/v1/keypoints?points=7", files=files).status_code == 422
+    d = tmp_path / "m68"
+    save_checkpoint(d / "model.safetensors", create_model("paper_tiny", num_points=83).eval(), "paper_tiny",
+                    {"model_args": {"num_points": 83}})
+    c68 = TestClient(create_app(d))
+    faces = c68.post("/v1/keypoints?points=68", files=files).json()["faces"]
+    assert faces and len(faces[0]["landmarks68"]) == 68
+    plain = c68.post("/v1/keypoints", files=files).json()["faces"]
+    assert "landmarks68" not in plain[0] and plain[0]["keypoints"] == faces[0]["keypoints"]
+    assert c68.get("/healthz").json()["points"] == [15, 68]

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
 from ..fileio import IMAGE_EXTS, DataError
+from .batch import record
 from .detect import read_picture
 from .predict import KeypointDetector
 
@@ -41,8 +42,21 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
             raise
         det = KeypointDetector.from_pretrained(model, **pipeline)
     name = str(model)
-    app = FastAPI(title="facekeypoints", version=__version__,
-                  description="The 15 Kaggle facial keypoints for every face in an image.")
+    # /docs is served from the installed package (swagger-ui-bundle), never from a CDN: it works offline
+    app = FastAPI(title="facekeypoints", version=__version__, docs_url=None, redoc_url=None,
+                  description="The 15 Kaggle facial keypoints (and the 68 iBUG points) for every face in an image.")
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="facekeypoints API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -84,7 +98,7 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
         if points == 15:
             for f in faces:
                 f.pop("landmarks68", None)
-        return {"path": name_, "width": int(pic.width), "height": int(pic.height), "faces": faces, "error": None}
+        return record(name_, int(pic.width), int(pic.height), faces)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
