@@ -39,5 +39,6 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
         if isinstance(v, dict) and "detection_rate" in v:
             print(f"{f.stem:40s} {k:24s} found {v['detection_rate']:.3f} NME {v['nme']:.4f} "
                   f"fail {v['failure_rate']:.4f} ms/photo {v['ms_per_image_p50']:.1f}"
-                  + (f" NME68 {v['nme68']:.4f}" if v.get("nme68") else ""))
+                  + (f" NME68 {v['nme68']:.4f}" if v.get("nme68") else "")
+                  + (f" turned-20% {v['nme_most_turned_20pct']:.4f}" if v.get("nme_most_turned_20pct") else ""))
 PY

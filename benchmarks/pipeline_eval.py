@@ -83,10 +83,25 @@ def _extra(boxes: np.ndarray, truth68: np.ndarray) -> int:
     return int((box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), lm_box) < 0.2).sum())
 
 
-def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float]) -> dict:
+def turned(truths68: list[np.ndarray], fraction: float = 0.2) -> np.ndarray:
+    """Indices of the ``fraction`` most turned faces (a yaw proxy from the true points: how far the nose
+    tip, 30, sits from the middle of the outer eye corners, 36 and 45, relative to their distance)."""
+    t = np.asarray(truths68)
+    a, b = np.abs(t[:, 30, 0] - t[:, 36, 0]), np.abs(t[:, 45, 0] - t[:, 30, 0])
+    proxy = np.abs(a - b) / np.maximum(a + b, 1e-6)
+    return np.argsort(-proxy)[: max(1, int(round(fraction * len(t))))]
+
+
+def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float],
+           hard: np.ndarray | None = None) -> dict:
     found = [i for i, p in enumerate(preds) if p is not None]
     nme = nme_per_face(np.array([preds[i] for i in found]).reshape(-1, 15, 2),
                        np.array([truths[i] for i in found]).reshape(-1, 15, 2))
+    hard_nme = None
+    if hard is not None and found:
+        pos = {f: k for k, f in enumerate(found)}
+        picked = [pos[i] for i in hard if i in pos]
+        hard_nme = float(np.nanmean(nme[picked])) if picked else None
     per_kp = {}
     if found:
         err = np.linalg.norm(np.array([preds[i] for i in found]) - np.array([truths[i] for i in found]), axis=-1)
@@ -94,6 +109,7 @@ def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[fl
         per_kp = {n: round(float(np.nanmean(err[:, k] / eye)), 4) for k, n in enumerate(KEYPOINT_NAMES)}
     return {"detected": len(found), "detection_rate": len(found) / max(1, len(preds)),
             "nme": float(np.nanmean(nme)) if found else None,
+            "nme_most_turned_20pct": hard_nme,
             "failure_rate": float((nme > 0.1).mean()) if found else None,
             "ms_per_image_p50": float(np.median(ms)), "ms_per_image_mean": float(np.mean(ms)),
             "nme_per_keypoint": per_kp}
@@ -150,6 +166,7 @@ def main() -> None:
         if args.limit and len(files) >= args.limit:
             break
     truths = [map_68_to_15(p) for p in truths68]
+    hard = turned(truths68)  # the most turned fifth of the faces, scored on its own too
     raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(files), "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "model": args.model,
@@ -181,7 +198,7 @@ def main() -> None:
             if args.points == 68:
                 preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, t68))
             extra += _extra(boxes, t68)
-        result[f"ours_{variant}"] = {**_score(preds, truths, ms), "extra_boxes": extra, "load_ms": load_ms}
+        result[f"ours_{variant}"] = {**_score(preds, truths, ms, hard), "extra_boxes": extra, "load_ms": load_ms}
         if args.points == 68:
             result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
     if args.part in ("test", "val"):
@@ -203,7 +220,7 @@ def main() -> None:
             preds.append(_match(pts, boxes, t68))
             ms.append(rec["ms_total"])
             extra += _extra(boxes, t68)
-        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms),
+        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, hard),
                                          "extra_boxes": extra, "load_ms": peer["load_ms"],
                                          "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}
     result["python"] = sys.version.split()[0]

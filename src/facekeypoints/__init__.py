@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 __all__ = ["FLIP_IDX", "KEYPOINT_NAMES", "KeypointDetector", "evaluate", "make_config", "train", "__version__"]
 
 # The public API, imported on first use (torch and OpenCV load only when needed).
-_LAZY = {"KeypointDetector": ".photos.predict", "train": ".training.train", "evaluate": ".evaluation.evaluate",
+_LAZY = {"KeypointDetector": ".photos.predict", "train": ".workflow", "evaluate": ".evaluation.evaluate",
          "make_config": ".config"}
 
 

@@ -290,7 +290,7 @@ def _data_info(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .config import make_config, parse_overrides
     from .evaluation.evaluate import format_table
-    from .training.train import train
+    from .workflow import train
 
     if args.resume:
         run_dir = train(resume=args.resume, progress=not args.quiet, overrides=parse_overrides(args.overrides))
@@ -390,7 +390,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from .evaluation.benchmark import benchmark_data, benchmark_infer, benchmark_train
+    from .benchmark import benchmark_data, benchmark_infer, benchmark_train
 
     if args.what == "data":
         result = benchmark_data()

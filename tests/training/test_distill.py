@@ -72,7 +72,7 @@ def test_training_targets_follow_the_teacher(kaggle_dir, tmp_path):
     present = torch.isfinite(plain.y_train)
     assert torch.allclose(half.y_train[present], (plain.y_train[present] + labels[present]) / 2)
     run = train(make_config("tiny", data=str(kaggle_dir), teacher=str(path), epochs=1, threads=1),
-                runs_root=tmp_path / "runs", progress=False, evaluate_test=False)
+                runs_root=tmp_path / "runs", progress=False)
     assert (run / "model.safetensors").exists()
     taught_by = load_train_data(make_config("tiny", data=str(kaggle_dir), teacher=str(_teacher(tmp_path, ["t1"]))))
     assert "t1" in taught_by.seen and "t1" not in plain.seen  # evaluate warns about the teacher's faces too

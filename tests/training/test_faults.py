@@ -21,13 +21,13 @@ pytestmark = pytest.mark.fault
 def _cmd(data, run_dir, epochs=6):
     code = ("import sys; from facekeypoints.config import make_config; from facekeypoints.training.train import train; "
             f"train(make_config('tiny', data={str(data)!r}, epochs={epochs}, batch_size=8, threads=1, save_every=1), "
-            f"run_dir={str(run_dir)!r}, progress=False, evaluate_test=False)")
+            f"run_dir={str(run_dir)!r}, progress=False)")
     return [sys.executable, "-c", code]
 
 
 def test_kill_9_mid_run_then_resume_gives_the_same_weights(kaggle_dir, tmp_path):
     full = train(make_config("tiny", data=str(kaggle_dir), epochs=6, batch_size=8, threads=1),
-                 run_dir=tmp_path / "full", progress=False, evaluate_test=False)
+                 run_dir=tmp_path / "full", progress=False)
     run = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(kaggle_dir, run), env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.time() + 120
@@ -39,7 +39,7 @@ def test_kill_9_mid_run_then_resume_gives_the_same_weights(kaggle_dir, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (run / "model.safetensors").exists(), "the run finished before it could be killed"
-    train(resume=run, progress=False, evaluate_test=False)
+    train(resume=run, progress=False)
     a, b = load_file(str(full / "model.safetensors")), load_file(str(run / "model.safetensors"))
     for k in a:
         assert np.array_equal(a[k].numpy(), b[k].numpy()), k
@@ -48,20 +48,20 @@ def test_kill_9_mid_run_then_resume_gives_the_same_weights(kaggle_dir, tmp_path)
 
 def test_truncated_checkpoint_is_a_clear_error_and_the_state_still_resumes(kaggle_dir, tmp_path):
     run = train(make_config("tiny", data=str(kaggle_dir), epochs=2, batch_size=8, threads=1),
-                run_dir=tmp_path / "r", progress=False, evaluate_test=False)
+                run_dir=tmp_path / "r", progress=False)
     weights = run / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="model.safetensors"):
         load_checkpoint(run)
     # The resume point is a separate file: finishing again rewrites good weights.
     (run / "model.safetensors").unlink()
-    train(resume=run, progress=False, evaluate_test=False)
+    train(resume=run, progress=False)
     load_checkpoint(run)
 
 
 def test_sigint_saves_the_resume_point_and_resume_finishes_the_same(kaggle_dir, tmp_path):
     full = train(make_config("tiny", data=str(kaggle_dir), epochs=100, batch_size=8, threads=1),
-                 run_dir=tmp_path / "full", progress=False, evaluate_test=False)
+                 run_dir=tmp_path / "full", progress=False)
     run = tmp_path / "interrupted"
     code = ("from facekeypoints.cli import main; import sys; "
             f"sys.exit(main(['train', '--recipe', 'tiny', '--data', {str(kaggle_dir)!r}, '--project', "
@@ -78,7 +78,7 @@ def test_sigint_saves_the_resume_point_and_resume_finishes_the_same(kaggle_dir, 
     assert proc.returncode == 130, err[-2000:]
     assert "resume point saved" in err and "--resume" in err
     assert (run / "state.safetensors").exists() and not (run / "model.safetensors").exists()
-    train(resume=run, progress=False, evaluate_test=False)
+    train(resume=run, progress=False)
     a, b = load_file(str(full / "model.safetensors")), load_file(str(run / "model.safetensors"))
     for k in a:
         assert np.array_equal(a[k].numpy(), b[k].numpy()), k
@@ -86,11 +86,11 @@ def test_sigint_saves_the_resume_point_and_resume_finishes_the_same(kaggle_dir, 
 
 def test_resume_point_is_written_every_n_epochs_and_at_the_end(kaggle_dir, tmp_path):
     run = train(make_config("tiny", data=str(kaggle_dir), epochs=5, batch_size=8, threads=1, save_every=2,
-                            save_every_s=1e9), run_dir=tmp_path / "r", progress=False, evaluate_test=False,
+                            save_every_s=1e9), run_dir=tmp_path / "r", progress=False,
                 stop_after=3)
     from facekeypoints.checkpoint import load_state
 
     assert load_state(run / "state.safetensors")[1]["epoch"] == 3  # stopping always saves
     assert len(json.loads((run / "history.json").read_text())) == 3
-    train(resume=run, progress=False, evaluate_test=False)
+    train(resume=run, progress=False)
     assert load_state(run / "state.safetensors")[1]["epoch"] == 5

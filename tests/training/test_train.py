@@ -13,7 +13,9 @@ def _cfg(data, **kw):
 
 
 def test_training_lowers_the_loss_and_writes_a_run(kaggle_dir, tmp_path):
-    run = train(_cfg(kaggle_dir, lr=3e-3), runs_root=tmp_path / "runs", name="t", progress=False)
+    from facekeypoints import train as train_and_score  # the public train: fit, then the test evaluation
+
+    run = train_and_score(_cfg(kaggle_dir, lr=3e-3), runs_root=tmp_path / "runs", name="t", progress=False)
     hist = json.loads((run / "history.json").read_text())
     assert len(hist) == 3 and hist[-1]["train_loss"] < hist[0]["train_loss"]
     for f in ("config.json", "split.json", "model.json", "model.safetensors", "metrics.json", "best_faces.png"):
@@ -23,16 +25,17 @@ def test_training_lowers_the_loss_and_writes_a_run(kaggle_dir, tmp_path):
     assert not list(run.glob("*.pt")) and not list(run.glob("*.pkl"))
     # runs are never overwritten
     assert train(_cfg(kaggle_dir, epochs=1), runs_root=tmp_path / "runs", name="t", progress=False).name == "t2"
+    assert not (tmp_path / "runs" / "t2" / "metrics.json").exists()  # training itself stops at the weights
 
 
 @pytest.mark.parametrize("extra", [{}, {"augment": True, "ema": 0.9, "schedule": "onecycle", "loss": "wing"}])
 def test_resume_reaches_the_same_weights(kaggle_dir, tmp_path, extra):
-    full = train(_cfg(kaggle_dir, **extra), run_dir=tmp_path / "full", progress=False, evaluate_test=False)
+    full = train(_cfg(kaggle_dir, **extra), run_dir=tmp_path / "full", progress=False)
     # An "interrupted" run: stopped after 1 epoch, then resumed to 3.
-    part = train(_cfg(kaggle_dir, **extra), run_dir=tmp_path / "part", progress=False, evaluate_test=False,
+    part = train(_cfg(kaggle_dir, **extra), run_dir=tmp_path / "part", progress=False,
                  stop_after=1)
     assert not (part / "model.safetensors").exists()
-    train(resume=part, progress=False, evaluate_test=False)
+    train(resume=part, progress=False)
     a, b = load_file(str(full / "model.safetensors")), load_file(str(part / "model.safetensors"))
     assert a.keys() == b.keys()
     for k in a:
@@ -80,14 +83,13 @@ def test_extra_data_only_adds_training_faces(kaggle_dir, tmp_path):
 
     extra = tmp_path / "extra"
     shutil.copytree(kaggle_dir, extra)
-    run = train(_cfg(kaggle_dir, epochs=1, extra_data=str(extra)), run_dir=tmp_path / "r", progress=False,
-                evaluate_test=False)
+    run = train(_cfg(kaggle_dir, epochs=1, extra_data=str(extra)), run_dir=tmp_path / "r", progress=False)
     split = json.loads((run / "split.json").read_text())
     assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 40
     assert split["extra_train_faces"] == 40
     with pytest.raises(Exception, match="no training data|not found|no training"):
         train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "missing")), run_dir=tmp_path / "r2",
-              progress=False, evaluate_test=False)
+              progress=False)
 
 
 def test_aux68_trains_on_converted_sets_and_saves_a_15_point_model(tmp_path):
@@ -137,11 +139,11 @@ def test_torchrun_two_cpu_processes_gloo(kaggle_dir, tmp_path):
 
 
 def test_resume_takes_the_keys_that_may_change_and_refuses_the_rest(kaggle_dir, tmp_path, capsys):
-    run = train(_cfg(kaggle_dir, epochs=2), runs_root=tmp_path, name="r", progress=False, evaluate_test=False,
+    run = train(_cfg(kaggle_dir, epochs=2), runs_root=tmp_path, name="r", progress=False,
                 stop_after=1)
     with pytest.raises(ValueError, match="lr: cannot change when resuming"):
-        train(resume=run, progress=False, evaluate_test=False, overrides={"lr": "0.1"})
-    train(resume=run, progress=False, evaluate_test=False, overrides={"epochs": "3"})
+        train(resume=run, progress=False, overrides={"lr": "0.1"})
+    train(resume=run, progress=False, overrides={"epochs": "3"})
     err = capsys.readouterr().err
     assert "resuming" in err and "epochs=3" in err
     assert len(json.loads((run / "history.json").read_text())) == 3

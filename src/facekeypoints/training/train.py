@@ -1,9 +1,10 @@
-"""Training: the whole loop in one function, read top to bottom.
+"""Training: the whole loop in one function, read top to bottom; it stops at the weights.
 
 Run folder (``runs/train/NAME``, never overwritten): ``config.json`` (resolved config),
 ``split.json`` (indices), ``history.json`` (per epoch), ``state.safetensors`` (resume
 point, rewritten atomically after every epoch), ``model.safetensors`` + ``model.json``
-(the final weights), ``metrics.json`` and pictures from the test evaluation.
+(the final weights). ``facekeypoints.train`` (``workflow.py``) and the CLI then add
+``metrics.json`` and pictures from the test evaluation.
 """
 
 from __future__ import annotations
@@ -348,7 +349,7 @@ def _unpack_state(tensors, info, model, opt, gen: torch.Generator, ema=None, aug
 
 def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, resume: str | Path | None = None,
           runs_root: str | Path = "runs/train", name: str | None = None, progress: bool = True,
-          evaluate_test: bool = True, stop_after: int | None = None, overrides: dict[str, Any] | None = None) -> Path:
+          stop_after: int | None = None, overrides: dict[str, Any] | None = None) -> Path:
     """Train a model; returns the run folder ``runs_root/NAME`` (``name`` or the recipe's name, never
     overwritten: NAME2, NAME3... when taken). ``resume=RUN_DIR`` continues an interrupted run.
 
@@ -361,12 +362,12 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
     runs: the epoch finishes, the resume point is saved, and ``KeyboardInterrupt`` says how to go on.
     """
     with _Interrupt(enabled=os.environ.get("RANK", "0") == "0") as interrupt:
-        return _train(cfg, run_dir, resume, runs_root, name, progress, evaluate_test, stop_after, interrupt,
+        return _train(cfg, run_dir, resume, runs_root, name, progress, stop_after, interrupt,
                       overrides or {})
 
 
 def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Path | None, runs_root: str | Path,
-           name: str | None, progress: bool, evaluate_test: bool, stop_after: int | None,
+           name: str | None, progress: bool, stop_after: int | None,
            interrupt: _Interrupt, overrides: dict[str, Any]) -> Path:
     # ---- set-up: config, data, model, then the run folder (made only once the run can start)
     if resume is not None:
@@ -502,7 +503,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
                                         f"facekeypoints train --resume {run_dir}")
             return run_dir
 
-    # ---- final weights, then the honest test evaluation (rank 0)
+    # ---- final weights (rank 0); the test evaluation is the caller's (workflow.train, the CLI)
     if dist.main:
         final = ema.module if ema is not None else model
         save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {
@@ -511,9 +512,5 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
             "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
             "device_name": device_name(device), "world_size": dist.world, "training_faces": data.seen,
         })
-        if evaluate_test:
-            from ..evaluation.evaluate import evaluate
-
-            evaluate(run_dir, cfg.data, cfg.split, out_dir=run_dir, dataset=ds)
     dist.finish()
     return run_dir

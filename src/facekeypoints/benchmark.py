@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..devices import device_name
+from .devices import device_name
 
 
 def fake_kaggle_training(path: str | Path, rows: int = 7049, complete: int = 2140, seed: int = 0) -> Path:
     """A training.csv with Kaggle's header and layout: ``complete`` rows with all 15 keypoints,
     the rest with only the 4 always-present ones (eye centres, nose tip, bottom lip)."""
-    from ..data.kaggle import write_training_csv
-    from ..keypoints import INDEX
+    from .data.kaggle import write_training_csv
+    from .keypoints import INDEX
 
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (rows, 96, 96), dtype=np.uint8)
@@ -35,7 +35,7 @@ def fake_kaggle_training(path: str | Path, rows: int = 7049, complete: int = 214
 
 def benchmark_data(rows: int = 7049) -> dict[str, Any]:
     """Parse a full-size generated training.csv cold (parse + hash + cache write), then from cache."""
-    from ..data.kaggle import load_training
+    from .data.kaggle import load_training
 
     with tempfile.TemporaryDirectory() as tmp:
         csv = fake_kaggle_training(Path(tmp) / "training.csv", rows)
@@ -77,11 +77,11 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
     detection, crops, model with flip, re-framing, mapping back; onnx backend) over the photos
     in ``images``, or over the project's own sample picture (two faces, 800x500) when none are given.
     """
-    from ..checkpoint import load_checkpoint, save_checkpoint
-    from ..inference.crops import predict_crops
-    from ..inference.export import OnnxRunner, export_onnx
-    from ..inference.tta import with_tta
-    from ..models import create_model, list_models
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .inference.crops import predict_crops
+    from .inference.export import OnnxRunner, export_onnx
+    from .inference.tta import with_tta
+    from .models import create_model, list_models
 
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -118,9 +118,9 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
 def _pipeline_ms(ckpt: Path, folder: str | None) -> float:
     """Median ms per image of ``KeypointDetector`` (onnx backend) over the photos in ``folder``
     (at most 200), or 20 times over the sample picture."""
-    from ..photos.batch import expand_inputs
-    from ..photos.predict import KeypointDetector
-    from ..photos.sample import sample_path
+    from .photos.batch import expand_inputs
+    from .photos.predict import KeypointDetector
+    from .photos.sample import sample_path
 
     det = KeypointDetector.from_pretrained(ckpt, backend="onnx")
     paths = list(expand_inputs([folder]))[:200] if folder else [sample_path()] * 20
@@ -140,8 +140,8 @@ def _plain_loop(cfg, x: np.ndarray, y: np.ndarray, device: torch.device) -> torc
     float32 CPU tensors, a copy of every batch to the device, fp32, a loss ``.item()`` per step."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    from ..models import create_model
-    from ..training.train import masked_loss
+    from .models import create_model
+    from .training.train import masked_loss
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model).to(device)
@@ -167,12 +167,12 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
     Both report test RMSE on the split's test part so speed never silently costs accuracy.
     (b) includes what ``train`` always does: per-epoch validation and resume checkpoints.
     """
-    from ..config import make_config
-    from ..devices import pick_device
-    from ..inference.crops import predict_crops
-    from ..training.train import load_train_data, train
-    from .evaluate import evaluate
-    from .metrics import rmse
+    from .config import make_config
+    from .devices import pick_device
+    from .evaluation.evaluate import evaluate
+    from .evaluation.metrics import rmse
+    from .inference.crops import predict_crops
+    from .training.train import load_train_data, train
 
     dev = pick_device(device)
     base = {"data": data, "device": str(dev)}
@@ -210,7 +210,7 @@ def benchmark_train(data: str, recipe: str = "paper", epochs: int | None = None,
     with tempfile.TemporaryDirectory() as tmp:
         sync()
         t0 = time.perf_counter()
-        run = train(fast_cfg, run_dir=Path(tmp) / "run", progress=False, evaluate_test=False)
+        run = train(fast_cfg, run_dir=Path(tmp) / "run", progress=False)
         sync()
         fast_s = time.perf_counter() - t0
         fast_rmse = evaluate(run, data, cfg.split, plots=False, dataset=ds)["rmse"]

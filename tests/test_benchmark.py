@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 
+from facekeypoints.benchmark import fake_kaggle_training
 from facekeypoints.cli import main
 from facekeypoints.data.kaggle import load_training
-from facekeypoints.evaluation.benchmark import fake_kaggle_training
 
 
 def test_fake_kaggle_csv_has_kaggle_shape(tmp_path):
