@@ -17,11 +17,12 @@ from typing import Any
 from .keypoints import FLIP_IDX, KEYPOINT_NAMES
 
 __version__ = "0.1.0"
-__all__ = ["FLIP_IDX", "KEYPOINT_NAMES", "KeypointDetector", "evaluate", "make_config", "train", "__version__"]
+__all__ = ["FLIP_IDX", "KEYPOINT_NAMES", "KeypointDetector", "draw", "evaluate", "make_config", "train",
+           "__version__"]
 
 # The public API, imported on first use (torch and OpenCV load only when needed).
 _LAZY = {"KeypointDetector": ".photos.predict", "train": ".workflow", "evaluate": ".evaluation.evaluate",
-         "make_config": ".config"}
+         "make_config": ".config", "draw": ".photos.draw"}
 
 
 def __getattr__(name: str) -> Any:

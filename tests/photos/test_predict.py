@@ -340,3 +340,25 @@ def test_python_api_wrong_inputs_are_one_clear_error_and_float_images_work(face_
     assert len(a) == len(b) >= 1 and np.allclose(a[0]["box"], b[0]["box"], atol=2)
     with pytest.raises(ValueError, match="not a bundled model .default, fast."):
         KeypointDetector.from_pretrained("defualt")
+
+
+def test_video_generator_draw_helper_and_mp4_stays_mp4(face_photo, tiny_model, tmp_path, capsys):
+    import facekeypoints
+
+    frame = cv2.imread(str(face_photo))
+    video = tmp_path / "clip.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (frame.shape[1], frame.shape[0]))
+    for dx in range(3):
+        w.write(np.roll(frame, dx, axis=1))
+    w.release()
+    det = KeypointDetector.from_pretrained(tiny_model)
+    got = list(det.video(video, smooth=0.5))
+    assert [i for i, _, _ in got] == [0, 1, 2] and all(len(faces) >= 1 for _, _, faces in got)
+    drawn = facekeypoints.draw(got[0][1], got[0][2])
+    assert drawn.shape == got[0][1].shape and (drawn != got[0][1]).any()  # boxes and points drawn on a copy
+    out = tmp_path / "out"
+    assert main(["predict", str(video), "--model", str(tiny_model), "--save-images", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == ["clip.mp4"]
+    assert cv2.VideoCapture(str(out / "clip.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    with pytest.raises(DataError, match="cannot open video"):
+        list(det.video(tmp_path / "missing.mp4"))

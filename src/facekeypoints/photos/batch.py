@@ -146,6 +146,31 @@ def _video_writer(final: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.V
     raise DataError(f"{final}: OpenCV cannot write an annotated video here")
 
 
+def iter_video(det: KeypointDetector, source: str | int | Path | cv2.VideoCapture,
+               smooth: float = 0.0) -> Iterator[tuple[int, np.ndarray, list[dict[str, Any]]]]:
+    """``(frame index, BGR frame, faces)`` for each frame of a video file, a camera index or any source
+    ``cv2.VideoCapture`` opens, each face's points smoothed with the previous frame's (``smooth``,
+    as ``predict --smooth``). Raises ``DataError`` when the source cannot be opened."""
+    cap = source if isinstance(source, cv2.VideoCapture) else cv2.VideoCapture(
+        source if isinstance(source, int) else str(source))
+    if not cap.isOpened():
+        raise DataError(f"{source}: cannot open video")
+    previous: list[dict[str, Any]] = []
+    try:
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            faces = det.detect(frame)
+            _smooth(faces, previous, smooth)
+            previous = faces
+            yield i, frame, faces
+            i += 1
+    finally:
+        cap.release()
+
+
 def video_records(det: KeypointDetector, item: Input, save_images: str | None, names: bool,
                   smooth: float) -> Iterator[dict[str, Any]]:
     """One record per frame (``frame``, ``time_s`` added); optionally an annotated copy of the video,
@@ -156,16 +181,10 @@ def video_records(det: KeypointDetector, item: Input, save_images: str | None, n
         yield record(path, error=f"{path}: cannot open video")
         return
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    writer, partial, final, previous, i = None, None, None, [], 0
+    writer, partial, final, n = None, None, None, 0
     complete = False
     try:  # the annotated copy is written beside its final name and renamed when complete (atomic)
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            faces = det.detect(frame)
-            _smooth(faces, previous, smooth)
-            previous = faces
+        for i, frame, faces in iter_video(det, cap, smooth):
             if save_images:
                 if writer is None:
                     (Path(save_images) / item.rel).parent.mkdir(parents=True, exist_ok=True)
@@ -173,17 +192,16 @@ def video_records(det: KeypointDetector, item: Input, save_images: str | None, n
                                                            (frame.shape[1], frame.shape[0]))
                 writer.write(draw(frame, faces, names))
             yield record(path, int(frame.shape[1]), int(frame.shape[0]), faces, frame=i, time_s=round(i / fps, 4))
-            i += 1
+            n += 1
         complete = True
     finally:
-        cap.release()
         if writer is not None:
             writer.release()
             if complete:
                 os.replace(partial, final)
             else:
                 partial.unlink(missing_ok=True)  # stopped early: no half video under the final name
-    if i == 0:
+    if n == 0:
         yield record(path, error=f"{path}: no frames decoded")
 
 

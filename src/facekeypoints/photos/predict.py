@@ -184,6 +184,13 @@ class KeypointDetector:
         "confidence"}}}]``, strongest first, in the image's pixels."""
         return self.detect_picture(read_picture(image, detect_side=self.detect_side))
 
+    def video(self, source: str | Path | int | Any, smooth: float = 0.0):
+        """``(frame index, BGR frame, faces)`` for every frame of a video file, camera index or any
+        ``cv2.VideoCapture`` source, points smoothed as ``predict --smooth`` does (``photos.batch.iter_video``)."""
+        from .batch import iter_video
+
+        return iter_video(self, source, smooth)
+
     def detect(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Every face in a decoded uint8 image, BGR or gray (see ``__call__``)."""
         return self.detect_picture(Picture(image))
