@@ -366,26 +366,59 @@ def train(cfg: TrainConfig | None = None, run_dir: str | Path | None = None, res
                       overrides or {})
 
 
+def _run_config(cfg: TrainConfig | None, resume: str | Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """The config to train with: ``cfg``, or a resumed run's own with the keys it may change."""
+    if resume is None:
+        if overrides:
+            raise ValueError("overrides= goes with resume=; a new run takes them in its config")
+        if cfg is None:
+            raise ValueError("train() needs a config or resume=RUN_DIR")
+        return cfg
+    run_dir = Path(resume)
+    if not (run_dir / "config.json").is_file():
+        raise ValueError(f"{run_dir}: not a run folder (no config.json), nothing to resume")
+    cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()), strict=True)
+    if overrides:
+        cfg = resume_overrides(cfg, overrides)
+        print(f"resuming {run_dir} with " + ", ".join(f"{k}={getattr(cfg, k)!r}" for k in overrides)
+              + (" (the learning-rate schedule follows the new length from here)" if "epochs" in overrides else ""),
+              file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":
+            atomic_write_json(run_dir / "config.json", config_dict(cfg))
+    return cfg
+
+
+def _run_folder(run_dir: Path | str | None, runs_root: str | Path, name: str | None, cfg: TrainConfig,
+                dist: Distributed, data: TrainData, fresh: bool) -> Path:
+    """The run folder: the resumed one, the one asked for, or a new ``runs_root/NAME`` (rank 0 picks it);
+    a ``fresh`` run gets its ``config.json`` and ``split.json`` here."""
+    if run_dir is None:
+        run_dir = dist.broadcast(next_run_dir(runs_root, name or cfg.recipe or "run") if dist.main else None)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if fresh and dist.main:
+        split = data.split
+        atomic_write_json(run_dir / "config.json", config_dict(cfg))
+        atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
+                                                   "data_hash": data.ds.data_hash,
+                                                   "extra_train_faces": len(data.x_train) - len(split["train"]),
+                                                   **{k: v.tolist() for k, v in split.items()}})
+    return run_dir
+
+
+def _compiled(net: torch.nn.Module) -> torch.nn.Module:
+    try:
+        return torch.compile(net)
+    except Exception as e:  # noqa: BLE001 - torch.compile refused this platform: eager is always correct
+        print(f"note: torch.compile unavailable ({e}); training eagerly", file=sys.stderr)
+        return net  # (errors raised later, while compiling the first step, are not caught: set compile=False)
+
+
 def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Path | None, runs_root: str | Path,
            name: str | None, progress: bool, stop_after: int | None,
            interrupt: _Interrupt, overrides: dict[str, Any]) -> Path:
     # ---- set-up: config, data, model, then the run folder (made only once the run can start)
-    if resume is not None:
-        run_dir = Path(resume)
-        if not (run_dir / "config.json").is_file():
-            raise ValueError(f"{run_dir}: not a run folder (no config.json), nothing to resume")
-        cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()), strict=True)
-        if overrides:
-            cfg = resume_overrides(cfg, overrides)
-            print(f"resuming {run_dir} with " + ", ".join(f"{k}={getattr(cfg, k)!r}" for k in overrides)
-                  + (" (the learning-rate schedule follows the new length from here)" if "epochs" in overrides else ""),
-                  file=sys.stderr)
-            if os.environ.get("RANK", "0") == "0":
-                atomic_write_json(run_dir / "config.json", config_dict(cfg))
-    elif overrides:
-        raise ValueError("overrides= goes with resume=; a new run takes them in its config")
-    elif cfg is None:
-        raise ValueError("train() needs a config or resume=RUN_DIR")
+    cfg = _run_config(cfg, resume, overrides)
     dist = Distributed(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -401,16 +434,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
         model_args["antialias"] = True
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
-    if run_dir is None:
-        run_dir = dist.broadcast(next_run_dir(runs_root, name or cfg.recipe or "run") if dist.main else None)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume and dist.main:
-        atomic_write_json(run_dir / "config.json", config_dict(cfg))
-        atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
-                                                   "data_hash": ds.data_hash,
-                                                   "extra_train_faces": len(data.x_train) - len(split["train"]),
-                                                   **{k: v.tolist() for k, v in split.items()}})
+    run_dir = _run_folder(Path(resume) if resume is not None else run_dir, runs_root, name, cfg, dist, data,
+                          fresh=resume is None)
     # Everything lives on the device as uint8 (~22 MB for YT15): no per-batch copies.
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_val = torch.from_numpy(ds.images[split["val"]]).to(device)
@@ -432,14 +457,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
         _unpack_state(tensors, info, model, opt, gen, ema, aug_gen)
         history, start_epoch = info["history"], info["epoch"]
     # What the loop calls: all points (15, or 15 + 68), through DDP when distributed.
-    net: torch.nn.Module = _AllPoints(model)
-    if cfg.compile:
-        try:
-            net = torch.compile(net)
-        except Exception as e:  # noqa: BLE001 - torch.compile refused this platform: eager is always correct
-            print(f"note: torch.compile unavailable ({e}); training eagerly", file=sys.stderr)
-            # (errors raised later, while compiling the first step, are not caught: set compile=False)
-    net = dist.wrap(net, device)
+    net = dist.wrap(_compiled(_AllPoints(model)) if cfg.compile else _AllPoints(model), device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
     sync_check = cfg.sync_debug and device.type == "cuda"
 
