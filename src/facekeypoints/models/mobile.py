@@ -8,8 +8,9 @@ import torch
 import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
+from .base import HeatmapDecoding, KeypointNet
+from .layers import Blur, conv_bn, regression_head, top_down
 from .registry import register_model
-from .resnet import Blur, HeatmapDecoding, conv_bn, top_down
 
 
 class DWBlock(nn.Module):
@@ -29,10 +30,8 @@ class DWBlock(nn.Module):
         return torch.relu(x + y if self.residual else y)
 
 
-class MobileNet(nn.Module):
-    input_size = 96
-    input_mean = 128.0
-    input_std = 64.0
+class MobileNet(KeypointNet):
+    """Depthwise-separable encoder (strides 2, 4, 8, 16) -> 1x1 conv -> the flattened regression head."""
 
     def __init__(self, widths=(16, 32, 64, 96, 128), repeats=(1, 2, 2, 2), strides=(2, 2, 2, 1),
                  head: int = 32, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS, antialias: bool = False):
@@ -45,17 +44,11 @@ class MobileNet(nn.Module):
             c = w
         self.features = nn.Sequential(*layers)
         self.reduce = conv_bn(c, head, 1)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(head * 6 * 6, num_points * 2))
-        nn.init.zeros_(self.fc[-1].weight)
-        with torch.no_grad():
-            self.fc[-1].bias.fill_(48.0)
+        side = self.input_size // 2 ** sum(s > 1 for s in (2, *strides))  # 96 -> 6
+        self.fc = regression_head(head, side, num_points, dropout, self.input_size)
 
     def forward_all(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
-        return self.fc(self.reduce(self.features(x))).view(-1, self.num_points, 2)  # (B, P, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_all(x)[:, :NUM_KEYPOINTS]  # (B, 15, 2) pixels
+        return self.fc(self.reduce(self.features(self.normalise(x)))).view(-1, self.num_points, 2)  # (B, P, 2)
 
 
 @register_model
@@ -73,10 +66,6 @@ def mobile_m(**kwargs) -> MobileNet:
 class MobileHeatmapNet(HeatmapDecoding):
     """Depthwise-separable encoder (strides 4, 8, 16 kept) + top-down path to stride 4 + soft-argmax."""
 
-    input_size = 96
-    input_mean = 128.0
-    input_std = 64.0
-
     def __init__(self, widths=(16, 48, 96, 160), repeats=(2, 3, 3), neck: int = 32,
                  num_points: int = NUM_KEYPOINTS, antialias: bool = False):
         super().__init__()
@@ -92,7 +81,7 @@ class MobileHeatmapNet(HeatmapDecoding):
         self.out = nn.Conv2d(neck, num_points, 1)
 
     def heatmaps(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem((x - self.input_mean) / self.input_std)
+        x = self.stem(self.normalise(x))
         feats = []
         for stage in self.stages:
             x = stage(x)

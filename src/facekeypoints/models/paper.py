@@ -12,11 +12,13 @@ import torch
 import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
+from .base import KeypointNet
 from .registry import register_model
 
 
-class PaperCNN(nn.Module):
-    input_size = 96
+class PaperCNN(KeypointNet):
+    """The report's network: 12 conv layers (LeakyReLU then BatchNorm), max-pooling, two dense layers."""
+
     input_mean = 0.0  # the report fed raw 0..255 pixels
     input_std = 1.0
 
@@ -49,11 +51,7 @@ class PaperCNN(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def forward_all(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.input_mean) / self.input_std  # (B, 1, 96, 96)
-        return self.head(self.features(x)).view(-1, self.num_points, 2)  # (B, P, 2) pixels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_all(x)[:, :NUM_KEYPOINTS]  # (B, 15, 2) pixels
+        return self.head(self.features(self.normalise(x))).view(-1, self.num_points, 2)  # (B, P, 2) pixels
 
 
 @register_model
