@@ -42,7 +42,7 @@ def test_ensemble_averages_its_members_and_round_trips(tmp_path):
 
 @pytest.mark.parametrize("name", ["hmnet_t", "mobile_s", "mobile_hm", "resreg_s"])
 def test_antialias_blurs_before_strides_without_new_weights(name):
-    from facekeypoints.models.resnet import Blur
+    from facekeypoints.models.layers import Blur
 
     plain, smooth = create_model(name), create_model(name, antialias=True)
     assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in smooth.parameters())
@@ -52,7 +52,7 @@ def test_antialias_blurs_before_strides_without_new_weights(name):
 
 
 def test_blur_keeps_flat_images_and_removes_the_finest_pattern():
-    from facekeypoints.models.resnet import Blur
+    from facekeypoints.models.layers import Blur
 
     blur = Blur(2)
     flat = torch.full((1, 2, 8, 8), 3.0)
@@ -65,3 +65,20 @@ def test_blur_keeps_flat_images_and_removes_the_finest_pattern():
 def test_an_option_the_architecture_lacks_is_a_clear_error():
     with pytest.raises(ValueError, match="'paper'.*antialias"):
         create_model("paper", antialias=True)
+
+
+def test_every_network_carries_its_contract_and_the_15_come_first():
+    import torch
+
+    from facekeypoints.models.base import KeypointNet
+
+    x = torch.rand(2, 1, 96, 96) * 255
+    for name in list_models():
+        if name == "ensemble":
+            continue
+        m = create_model(name, num_points=83).eval()
+        assert isinstance(m, KeypointNet), name
+        assert (m.input_size, m.input_channels, m.num_points) == (96, 1, 83), name
+        with torch.no_grad():
+            every, fifteen = m.forward_all(x), m(x)
+        assert every.shape == (2, 83, 2) and torch.allclose(every[:, :15], fifteen, atol=1e-5), name
