@@ -210,13 +210,17 @@ _workers = _ranged(int, 1, 1024, "a number of processes")
 
 def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
     """Options of the photo pipeline, shared by predict and serve."""
+    from .photos.detect import DEFAULT_MIN_SCORE, DETECT_MAX_SIDE, YUNET_SIDE  # OpenCV only, no torch
+
     r.add_argument("--detector", default="yunet", choices=("yunet", "haar"),
                    help="face detector: yunet (OpenCV's YuNet, bundled) or haar (OpenCV's cascade) (default: yunet)")
     r.add_argument("--detect-size", type=_side, metavar="PX",
                    help="long side of the copy the detector sees: larger finds smaller faces, slower "
-                        "(default: 320 for yunet, again at 640 when nothing is found; 640 for haar)")
+                        f"(default: {YUNET_SIDE} for yunet, again at {DETECT_MAX_SIDE} when nothing is found; "
+                        f"{DETECT_MAX_SIDE} for haar)")
     r.add_argument("--min-score", type=_score, metavar="S",
-                   help="report only faces the detector scores at least S, 0..1 (default: 0.6 for yunet)")
+                   help="report only faces the detector scores at least S, 0..1 "
+                        f"(default: {DEFAULT_MIN_SCORE['yunet']} for yunet)")
     r.add_argument("--points", type=int, default=15, choices=(15, 68),
                    help="68: each face also gets \"landmarks68\", the 68 iBUG points as [x, y] pairs in image "
                         "pixels (models with a 68-point head; `facekeypoints models` says which) (default: 15)")

@@ -40,7 +40,9 @@ from ..geometry import (
 )
 
 MAX_PIXELS = 100_000_000  # larger images are refused (decompression bombs)
-DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only
+DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only (Haar; YuNet's second look)
+YUNET_SIDE = 320  # the long side YuNet sees first (again at DETECT_MAX_SIDE when it finds nothing)
+DEFAULT_MIN_SCORE = {"yunet": 0.6, "haar": 0.0}  # faces scoring under this are never reported
 FIVE_POINTS = ("right_eye_center", "left_eye_center", "nose_tip", "mouth_right_corner", "mouth_left_corner")
 YUNET_FILE = "yunet_2023mar_int8bq.onnx"
 YUNET_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
@@ -143,7 +145,7 @@ class Picture:
 
 
 def read_picture(source: str | Path | bytes | np.ndarray | Any, name: str | None = None,
-                 detect_side: int = 640) -> Picture:
+                 detect_side: int = DETECT_MAX_SIDE) -> Picture:
     """A ``Picture`` of any image ``read_image`` takes; JPEGs larger than twice ``detect_side``
     (long side) are decoded reduced, as far as keeps the long side at least ``detect_side``."""
     if not isinstance(source, (bytes, str, Path)):
@@ -228,13 +230,14 @@ class YuNetDetector:
 
     name = "yunet"
 
-    def __init__(self, min_score: float = 0.6, max_side: int = 320, retry_side: int = DETECT_MAX_SIDE,
+    def __init__(self, min_score: float = DEFAULT_MIN_SCORE["yunet"], max_side: int = YUNET_SIDE,
+                 retry_side: int = DETECT_MAX_SIDE,
                  nms: float = 0.3, top_k: int = 100):
         with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
             if not path.exists() or sha256_file(path) != YUNET_SHA256:
                 raise RuntimeError(f"{path}: the vendored YuNet weights are missing or altered "
                                    f"(expected sha256 {YUNET_SHA256}); reinstall facekeypoints")
-            self.net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), min_score, nms, top_k)
+            self.net = cv2.FaceDetectorYN.create(str(path), "", (max_side, max_side), min_score, nms, top_k)
         self.min_score, self.max_side, self.retry_side = min_score, max_side, retry_side
         self._lock = threading.Lock()  # the OpenCV object keeps the input size as state
 
@@ -290,7 +293,6 @@ class HaarDetector:
 
 
 DETECTORS = {"yunet": YuNetDetector, "haar": HaarDetector}
-DEFAULT_MIN_SCORE = {"yunet": 0.6, "haar": 0.0}
 
 
 def create_detector(name: str = "yunet", min_score: float | None = None, **kwargs: Any) -> YuNetDetector | HaarDetector:
@@ -370,7 +372,7 @@ class Framer:
             raise ValueError(f"calibration_{detector}.json frames {d.get('crop_size', 96)}-px crops, the model takes "
                              f"{crop_size}: fit one for it with benchmarks/fit_crop_calibration.py")
         t5, corr = d.get("template5"), d.get("correction") if correct else None
-        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate,
+        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate, crop_size,
                    correction=tuple(map(tuple, corr)) if corr else None)
 
 
