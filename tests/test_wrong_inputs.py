@@ -37,6 +37,8 @@ def place(tmp_path):
     (tmp_path / "pixels" / "training.csv").write_text("\n".join(raw) + "\n")
     (tmp_path / "lookup.csv").write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip,\n")
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (tmp_path / "run").mkdir()  # a run folder to resume
+    (tmp_path / "run" / "config.json").write_text('{"recipe": "tiny", "model": "paper_tiny"}')
     return tmp_path
 
 
@@ -98,6 +100,19 @@ CASES = [
     ("report: not a run folder", "report {p}/empty", "not a run folder", 2),
     ("report: missing folder", "report {p}/nosuch", "nosuch", 2),
     ("no such mode", "fly", "invalid choice", 2),
+    ("train: unknown network", "train --recipe tiny --data {p}/good model=mobil_m", "did you mean", 2),
+    ("train: ensemble is not trained", "train --recipe tiny --data {p}/good model=ensemble", "bundle_model", 2),
+    ("train: resume with a fixed key", "train --resume {p}/run lr=0.1", "cannot change when resuming", 2),
+    ("data convert: holdout without its folder", "data convert {p}/empty {p}/out --holdout 0.2", "--holdout-dir", 2),
+    ("data convert: holdout out of range", "data convert {p}/empty {p}/out --holdout 1.5", "--holdout", 2),
+    ("predict: 68 points from a 15-point model", "predict --model {p}/m --points 68", "no 68-point head", 2),
+    ("predict: --points 20", "predict --model {p}/m --points 20", "--points", 2),
+    ("predict: --resume without -o", "predict --model {p}/m --resume", "-o FILE", 2),
+    ("predict: --names without --save-images", "predict --model {p}/m --names", "--save-images", 2),
+    ("predict: --workers 0", "predict --model {p}/m --workers 0", "--workers", 2),
+    ("predict: --ray with --save-images", "predict --model {p}/m --ray --save-images {p}/out", "--ray", 2),
+    ("predict: --resume on a file that is no predict output", "predict --model {p}/m -o {p}/lookup.csv --resume",
+     "not a predict record", 2),
 ]
 
 
