@@ -177,13 +177,18 @@ def test_onnx_backend_agrees_with_torch(face_photo, tiny_model):
         assert abs(a[0]["keypoints"][name]["confidence"] - b[0]["keypoints"][name]["confidence"]) < 0.01
 
 
-def test_video_gives_one_record_per_frame_and_an_annotated_copy(face_photo, tiny_model, tmp_path, capsys):
-    frame = cv2.imread(str(face_photo))
-    video = tmp_path / "clip.avi"
-    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (frame.shape[1], frame.shape[0]))
-    for dx in range(4):
+def _clip(photo, path, fourcc: str, frames: int):
+    """A short video of a photo moving right a pixel a frame."""
+    frame = cv2.imread(str(photo))
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10, (frame.shape[1], frame.shape[0]))
+    for dx in range(frames):
         w.write(np.roll(frame, dx, axis=1))
     w.release()
+    return path
+
+
+def test_video_gives_one_record_per_frame_and_an_annotated_copy(face_photo, tiny_model, tmp_path, capsys):
+    video = _clip(face_photo, tmp_path / "clip.avi", "MJPG", 4)
     out_dir = tmp_path / "annotated"
     assert main(["predict", str(video), "--model", str(tiny_model), "--smooth", "0.5",
                  "--save-images", str(out_dir)]) == 0
@@ -345,12 +350,7 @@ def test_python_api_wrong_inputs_are_one_clear_error_and_float_images_work(face_
 def test_video_generator_draw_helper_and_mp4_stays_mp4(face_photo, tiny_model, tmp_path, capsys):
     import facekeypoints
 
-    frame = cv2.imread(str(face_photo))
-    video = tmp_path / "clip.mp4"
-    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (frame.shape[1], frame.shape[0]))
-    for dx in range(3):
-        w.write(np.roll(frame, dx, axis=1))
-    w.release()
+    video = _clip(face_photo, tmp_path / "clip.mp4", "mp4v", 3)
     det = KeypointDetector.from_pretrained(tiny_model)
     got = list(det.video(video, smooth=0.5))
     assert [i for i, _, _ in got] == [0, 1, 2] and all(len(faces) >= 1 for _, _, faces in got)
