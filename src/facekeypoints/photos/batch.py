@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from ..fileio import IMAGE_EXTS, DataError
 from ..keypoints import KEYPOINT_NAMES
-from .detect import box_iou, read_picture
+from .detect import read_picture
 from .draw import draw, save_image
 from .predict import KeypointDetector
+from .video import iter_video
 
 INPUTS_PER_WORKER = 16  # the default --workers starts one process per this many inputs, up to the usable cores
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
@@ -113,24 +113,6 @@ def image_record(det: KeypointDetector, item: Input, save_images: str | None, na
     return picture_record(det, item.path, item.path, Path(save_images) / item.rel if save_images else None, names)
 
 
-def _smooth(faces: list[dict[str, Any]], previous: list[dict[str, Any]], alpha: float) -> None:
-    """Exponential smoothing of each face's points with the same face in the previous frame (IoU > 0.3)."""
-    if not previous or alpha <= 0:
-        return
-    prev_boxes = np.array([p["box"] for p in previous])
-    for f in faces:
-        overlap = box_iou(prev_boxes, np.array(f["box"]))
-        if overlap.max() < 0.3:
-            continue
-        old = previous[int(np.argmax(overlap))]
-        for name, k in f["keypoints"].items():
-            for axis in ("x", "y"):
-                k[axis] = round(alpha * old["keypoints"][name][axis] + (1 - alpha) * k[axis], 2)
-        if "landmarks68" in f and "landmarks68" in old:
-            f["landmarks68"] = [[round(alpha * a + (1 - alpha) * b, 2) for a, b in zip(p, q, strict=True)]
-                                for p, q in zip(old["landmarks68"], f["landmarks68"], strict=True)]
-
-
 def _video_writer(final: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter, Path, Path]:
     """A writer in the input's container where OpenCV writes it (mp4 stays mp4), else MJPG .avi."""
     for suffix in (final.suffix.lower(), ".avi"):
@@ -144,31 +126,6 @@ def _video_writer(final: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.V
             return writer, partial, target
         writer.release()
     raise DataError(f"{final}: OpenCV cannot write an annotated video here")
-
-
-def iter_video(det: KeypointDetector, source: str | int | Path | cv2.VideoCapture,
-               smooth: float = 0.0) -> Iterator[tuple[int, np.ndarray, list[dict[str, Any]]]]:
-    """``(frame index, BGR frame, faces)`` for each frame of a video file, a camera index or any source
-    ``cv2.VideoCapture`` opens, each face's points smoothed with the previous frame's (``smooth``,
-    as ``predict --smooth``). Raises ``DataError`` when the source cannot be opened."""
-    cap = source if isinstance(source, cv2.VideoCapture) else cv2.VideoCapture(
-        source if isinstance(source, int) else str(source))
-    if not cap.isOpened():
-        raise DataError(f"{source}: cannot open video")
-    previous: list[dict[str, Any]] = []
-    try:
-        i = 0
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            faces = det.detect(frame)
-            _smooth(faces, previous, smooth)
-            previous = faces
-            yield i, frame, faces
-            i += 1
-    finally:
-        cap.release()
 
 
 def video_records(det: KeypointDetector, item: Input, save_images: str | None, names: bool,

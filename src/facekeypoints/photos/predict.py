@@ -186,8 +186,8 @@ class KeypointDetector:
 
     def video(self, source: str | Path | int | Any, smooth: float = 0.0):
         """``(frame index, BGR frame, faces)`` for every frame of a video file, camera index or any
-        ``cv2.VideoCapture`` source, points smoothed as ``predict --smooth`` does (``photos.batch.iter_video``)."""
-        from .batch import iter_video
+        ``cv2.VideoCapture`` source, points smoothed as ``predict --smooth`` does (``photos.video``)."""
+        from .video import iter_video
 
         return iter_video(self, source, smooth)
 
