@@ -52,8 +52,9 @@ class Input:
 
 
 def _glob_root(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard (``photos/**/*.jpg`` -> ``photos``)."""
     parts = Path(pattern).parts
-    fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if any(ch in p for ch in "*?["))]]
+    fixed = parts[: next(i for i, p in enumerate(parts) if any(ch in p for ch in "*?["))]
     return Path(*fixed) if fixed else Path(".")
 
 

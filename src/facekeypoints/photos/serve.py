@@ -15,6 +15,7 @@ binds to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
+from ..checkpoint import resolve_checkpoint
 from ..fileio import IMAGE_EXTS, DataError
+from ..inference.tta import has_68
 from .batch import record
 from .detect import read_picture
 from .predict import KeypointDetector
@@ -34,13 +37,14 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pipeline: Any) -> FastAPI:
     """The application, with the model loaded once; ``pipeline`` goes to ``KeypointDetector.from_pretrained``
     (``detector``, ``min_score``, ``backend``, ``device``)."""
-    points = pipeline.pop("points", 15)
-    try:  # the 68 ride along when the model has them; a request without points=68 does not see them
-        det = KeypointDetector.from_pretrained(model, points=68, **pipeline)
-    except ValueError as e:
-        if points == 68 or "68-point head" not in str(e):
-            raise
-        det = KeypointDetector.from_pretrained(model, **pipeline)
+    asked = pipeline.pop("points", 15)
+    # the 68 ride along when the model has them (its card says so; read without loading the weights);
+    # a request without points=68 does not see them
+    try:
+        card = json.loads(resolve_checkpoint(model).read_text())
+    except (OSError, ValueError):
+        card = {}  # unreadable: from_pretrained below says what is wrong with it, naming the file
+    det = KeypointDetector.from_pretrained(model, points=68 if has_68(card) or asked == 68 else 15, **pipeline)
     name = str(model)
     # /docs is served from the installed package (swagger-ui-bundle), never from a CDN: it works offline
     app = FastAPI(title="facekeypoints", version=__version__, docs_url=None, redoc_url=None,
