@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--missing", choices=("ffill", "masked"),
                    help="missing labels: ffill = the report's forward fill, masked = loss on present labels only")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
+    t.add_argument("--folds", type=int, metavar="K",
+                   help="k-fold cross-validation of the non-test part: K runs under one parent folder, "
+                        "out-of-fold scores in PARENT/oof.json, the parent a K-model ensemble (same as folds=K)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("evaluate", help="metrics of a checkpoint on a split's test part")
@@ -297,17 +300,26 @@ def _train(args: argparse.Namespace) -> int:
     from .workflow import train
 
     if args.resume:
+        if args.folds is not None:
+            raise ValueError("--folds with --resume: a run keeps its own folds (resume the k-fold parent folder)")
         run_dir = train(resume=args.resume, progress=not args.quiet, overrides=parse_overrides(args.overrides))
     else:
         over = parse_overrides(args.overrides)
         over["data"] = _need(over.get("data") or args.data)
         if args.missing:
             over["missing"] = args.missing
+        if args.folds is not None:
+            over["folds"] = str(args.folds)
         cfg = make_config(args.recipe, **over)
         if args.recipe == "tiny":
             print(f"note: `tiny` is a smoke test ({cfg.epochs} epochs of a tiny network): its figures mean nothing",
                   file=sys.stderr)
-        run_dir = train(cfg, runs_root=args.project, name=args.name or args.recipe, progress=not args.quiet)
+        run_dir = train(cfg, runs_root=args.project, name=args.name, progress=not args.quiet)
+    if (run_dir / "oof.json").exists():
+        oof = json.loads((run_dir / "oof.json").read_text())
+        print(f"out-of-fold ({oof['folds']} folds, {oof['n_faces']} faces): RMSE {oof['rmse']:.4f} px, "
+              f"NME {100 * oof['nme']:.3f} %  (per fold: "
+              + ", ".join(f"{f['rmse']:.3f}" for f in oof["per_fold"]) + f" px; {run_dir / 'oof.json'})")
     if (run_dir / "metrics.json").exists():
         print(format_table(json.loads((run_dir / "metrics.json").read_text())))
     print(f"run folder: {run_dir}")

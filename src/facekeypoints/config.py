@@ -32,6 +32,8 @@ class TrainConfig:
     split: str = _key("paper", choices=SPLITS)  # split protocol (data/splits.py)
     split_seed: int = 0  # fixed across recipes so every run is scored on the same test faces
     extra_data: str = ""  # more Kaggle-layout sets, comma-separated: all their faces join training only
+    folds: int = _key(0, lo=0)  # K >= 2: k-fold cross-validation of the non-test part, K runs under one parent
+    fold: int = _key(-1, lo=-1)  # the fold a k-fold member run validates on (set by `--folds`); -1 = none
     # ---- model
     model: str = "paper"  # registry name (`facekeypoints models`)
     antialias: bool = False  # blur before every stride-2 convolution (models/resnet.py `Blur`); not for `paper`
@@ -171,7 +173,16 @@ def make_config(recipe: str = "paper", **overrides: Any) -> TrainConfig:
     values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
     cfg = _checked({"recipe": recipe, **values}, TrainConfig())
     _check_model(cfg.model)
+    _check_folds(cfg)
     return cfg
+
+
+def _check_folds(cfg: TrainConfig) -> None:
+    if cfg.folds == 1 or cfg.folds > 50:
+        raise ValueError(f"folds={cfg.folds}: choose 0 (one run) or 2..50 folds")
+    if cfg.fold >= 0 and not cfg.fold < cfg.folds:
+        raise ValueError(f"fold={cfg.fold}: a fold of folds={cfg.folds} runs is 0..{cfg.folds - 1} "
+                         "(set by `train --folds K`, not by hand)")
 
 
 def _check_model(name: str) -> None:

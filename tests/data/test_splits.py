@@ -32,3 +32,20 @@ def test_people_never_straddle_parts():
 def test_unknown_split():
     with pytest.raises(ValueError, match="unknown split"):
         make_split(10, "random")
+
+
+def test_folds_cover_the_non_test_part_once_and_keep_the_test_part():
+    ids = np.repeat(np.arange(40), 3)  # 40 people, 3 faces each
+    plain = make_split(len(ids), "paper", 0, ids)
+    vals = []
+    for k in range(4):
+        s = make_split(len(ids), "paper", 0, ids, folds=4, fold=k)
+        assert np.array_equal(s["test"], plain["test"])  # the held-out test part is never in a fold
+        assert not set(s["train"]) & set(s["val"]) and not set(s["val"]) & set(s["test"])
+        assert not set(ids[s["train"]]) & set(ids[s["val"]])  # whole people
+        vals.append(s["val"])
+    every = np.concatenate(vals)
+    assert len(every) == len(set(every)) == len(plain["train"]) + len(plain["val"])
+    assert max(map(len, vals)) - min(map(len, vals)) <= 3  # about equal in faces
+    with pytest.raises(ValueError, match="fold 4 of 4"):
+        make_split(len(ids), "paper", 0, ids, folds=4, fold=4)

@@ -12,6 +12,7 @@ import numpy as np
 from ..checkpoint import load_checkpoint, resolve_checkpoint
 from ..data import KeypointDataset, load_training, make_split
 from ..data.labels import forward_fill
+from ..data.splits import fold_args
 from ..devices import pick_device
 from ..fileio import atomic_write_json
 from ..inference.crops import predict_crops
@@ -39,7 +40,12 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
     if len(seeds) > 1:
         raise ValueError(f"the checkpoints were trained on different splits (split_seed {sorted(seeds)})")
     seed = seeds.pop()
-    idx = make_split(len(ds), split, seed, ds.identities)[part]
+    folds = {json.dumps(fold_args(m.get("config") or {})) for _, m in models}
+    if len(folds) > 1 and part != "test":
+        raise ValueError(f"the checkpoints validate on different folds; their {part} parts differ (the test part "
+                         "is the same: evaluate on it)")
+    fold = json.loads(folds.pop()) if part != "test" else {}
+    idx = make_split(len(ds), split, seed, ds.identities, **fold)[part]
     true = ds.keypoints[idx]
     learnt = set().union(*(m.get("training_faces", []) for _, m in models))
     seen = sum(f in learnt for f in ds.fingerprints(idx)) if learnt else 0
@@ -55,6 +61,7 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
         "rmse_ffill": rmse(pred, forward_fill(ds.keypoints)[idx]),  # only to compare with the report's 2.1
         "split": split, "split_seed": seed, "part": part,
         "model": "+".join(m["model"] for _, m in models),
+        "ensemble_of": sum(len((m.get("model_args") or {}).get("members", [None])) for _, m in models),
         "checkpoint": (str(resolve_checkpoint(paths[0])) if len(paths) == 1
                        else [str(resolve_checkpoint(p)) for p in paths]),
         "data": str(data), "data_hash": ds.data_hash,
@@ -87,7 +94,8 @@ def _pictures(out: Path, images, true, pred, result, ckpt_dir: Path) -> None:
 def format_table(m: dict[str, Any]) -> str:
     """The metrics as a plain-text table."""
     lines = [
-        f"{m['model']} on {m['part']} part of split {m['split']!r}: {m['n_faces']} faces",
+        f"{m['model']} on {m['part']} part of split {m['split']!r}: {m['n_faces']} faces"
+        + (f" ({m['ensemble_of']}-model ensemble, answers averaged)" if m.get("ensemble_of", 1) > 1 else ""),
         f"  RMSE (present labels)   {m['rmse']:.4f} px",
         f"  RMSE (forward-filled)   {m['rmse_ffill']:.4f} px",
         f"  NME (outer eye corners) {100 * m['nme']:.3f} %",

@@ -46,6 +46,28 @@ def ced_curve(path: Path, nme: list[float | None], label: str = "model") -> Path
     return _save(fig, path)
 
 
+def _oof_section(run: Path) -> str:
+    """A k-fold parent's out-of-fold scores (``oof.json``): overall, per label regime, per fold."""
+    if not (run / "oof.json").exists():
+        return ""
+    o = json.loads((run / "oof.json").read_text())
+
+    def row(name: str, m: dict) -> str:
+        if not m.get("n_faces"):
+            return f"<tr><td>{html.escape(name)}</td><td>0</td><td></td><td></td></tr>"
+        return (f"<tr><td>{html.escape(name)}</td><td>{m['n_faces']}</td><td>{m['rmse']:.3f}</td>"
+                f"<td>{100 * m['nme']:.2f}%</td></tr>")
+
+    rows = [row("all non-test faces", o)]
+    rows += [row(f"rows with {k} labels" if k != "other" else "rows with other label counts", m)
+             for k, m in o["by_labels"].items() if k != "other" or m.get("n_faces")]
+    rows += [row(f"fold {f['fold']} ({f['run']})", f) for f in o["per_fold"]]
+    return (f"<h2>Out-of-fold scores ({o['folds']} folds)</h2><p>Every non-test face predicted by the fold "
+            "model that did not train on it. The test figure above is the folds' models averaged.</p>"
+            "<table><tr><td><b>faces</b></td><td><b>n</b></td><td><b>RMSE (px)</b></td><td><b>NME</b></td></tr>"
+            + "".join(rows) + "</table>")
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``RUN_DIR/report.html`` (or ``out``); returns its path."""
     run = Path(run_dir)
@@ -68,6 +90,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         per_kp = "".join(f"<tr><td>{k}</td><td>{v:.3f}</td></tr>" for k, v in m["per_keypoint_rmse"].items())
     else:
         summary, per_kp = "<p>No test metrics yet (run unfinished?).</p>", ""
+    oof = _oof_section(run)
     timing = (f"{len(hist)} epochs, {sum(h['time_s'] for h in hist):.0f} s of training"
               + (f" on {html.escape(str(model.get('device_name') or model.get('device')))}" if model else ""))
     page = f"""<!doctype html>
@@ -77,6 +100,7 @@ table{{border-collapse:collapse}}td{{border:1px solid #ddd;padding:2px 8px}}img{
 <body><h1>Run {html.escape(run.name)}</h1>
 <p>Model <b>{html.escape(cfg.get('model', '?'))}</b>; {timing}.</p>
 {summary}
+{oof}
 <h2>Learning curves</h2>{_img(run / "learning_curves.png")}
 <h2>Cumulative error distribution</h2>{_img(run / "ced.png")}
 <h2>Per-keypoint error</h2>{_img(run / "per_keypoint_rmse.png")}<table>{per_kp}</table>

@@ -115,4 +115,7 @@ def with_tta(model: nn.Module, meta: dict[str, Any], flip: bool | None = None,
 
 def has_68(meta: dict[str, Any]) -> bool:
     """Whether a checkpoint's model has a 68-point head (its points: the 15, then the 68)."""
-    return int((meta.get("model_args") or {}).get("num_points", NUM_KEYPOINTS)) == NUM_WITH_68
+    args = meta.get("model_args") or {}
+    if "members" in args:  # an ensemble has the 68 when every member has
+        return all(has_68(m) for m in args["members"])
+    return int(args.get("num_points", NUM_KEYPOINTS)) == NUM_WITH_68

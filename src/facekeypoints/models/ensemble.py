@@ -12,10 +12,15 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..keypoints import NUM_KEYPOINTS
+from .base import KeypointNet
 from .registry import create_model, register_model
 
 
-class Ensemble(nn.Module):
+class Ensemble(KeypointNet):
+    """Members averaged. ``forward_all`` averages every point when all members predict the same
+    points (a fold ensemble of 68-point models keeps its 68); otherwise the ensemble has the 15."""
+
     def __init__(self, members: list[dict[str, Any]]):
         super().__init__()
         if not members:
@@ -26,6 +31,13 @@ class Ensemble(nn.Module):
             if (m.input_size, m.input_mean, m.input_std) != (first.input_size, first.input_mean, first.input_std):
                 raise ValueError("ensemble members must share one input contract")
         self.input_size, self.input_mean, self.input_std = first.input_size, first.input_mean, first.input_std
+        points = {getattr(m, "num_points", NUM_KEYPOINTS) for m in self.members}
+        self.num_points = points.pop() if len(points) == 1 else NUM_KEYPOINTS
+
+    def forward_all(self, x: torch.Tensor) -> torch.Tensor:
+        if self.num_points == NUM_KEYPOINTS:
+            return self.forward(x)
+        return torch.stack([m.forward_all(x) for m in self.members]).mean(0)  # (B, P, 2) pixels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x) for m in self.members]).mean(0)  # (B, 15, 2) pixels

@@ -29,6 +29,7 @@ from ..checkpoint import load_state, save_checkpoint, save_state
 from ..config import TrainConfig, config_dict, config_from_dict, resume_overrides
 from ..data import KeypointDataset, load_training, make_split
 from ..data.labels import forward_fill
+from ..data.splits import fold_args
 from ..devices import device_name, pick_device
 from ..fileio import atomic_write_json
 from ..geometry import index_on
@@ -266,7 +267,7 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     if not cfg.data:
         raise ValueError("no training data: pass data=PATH (a Kaggle-layout folder, training.csv or zip)")
     ds = load_training(cfg.data)
-    split = make_split(len(ds), cfg.split, cfg.split_seed, ds.identities)
+    split = make_split(len(ds), cfg.split, cfg.split_seed, ds.identities, **fold_args(config_dict(cfg)))
     aux = cfg.aux68 > 0
     if aux and "points68" not in ds.extra:
         raise ValueError(f"aux68 needs 68-point labels: {cfg.data} has no meta.csv with x0..y67 (see `data convert`); "
@@ -373,10 +374,15 @@ def _run_config(cfg: TrainConfig | None, resume: str | Path | None, overrides: d
             raise ValueError("overrides= goes with resume=; a new run takes them in its config")
         if cfg is None:
             raise ValueError("train() needs a config or resume=RUN_DIR")
+        if cfg.folds and cfg.fold < 0:
+            raise ValueError(f"folds={cfg.folds}: k-fold training is facekeypoints.train (or `train --folds`), "
+                             "which runs this once per fold")
         return cfg
     run_dir = Path(resume)
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir}: not a run folder (no config.json), nothing to resume")
+    if (run_dir / "folds.json").is_file():
+        raise ValueError(f"{run_dir}: a k-fold parent; resume it with facekeypoints.train (or `train --resume`)")
     cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()), strict=True)
     if overrides:
         cfg = resume_overrides(cfg, overrides)
@@ -400,7 +406,7 @@ def _run_folder(run_dir: Path | str | None, runs_root: str | Path, name: str | N
         split = data.split
         atomic_write_json(run_dir / "config.json", config_dict(cfg))
         atomic_write_json(run_dir / "split.json", {"name": cfg.split, "seed": cfg.split_seed,
-                                                   "data_hash": data.ds.data_hash,
+                                                   "data_hash": data.ds.data_hash, **fold_args(config_dict(cfg)),
                                                    "extra_train_faces": len(data.x_train) - len(split["train"]),
                                                    **{k: v.tolist() for k, v in split.items()}})
     return run_dir
