@@ -1,4 +1,5 @@
-"""Copy trained checkpoints into the package as a bundled model (fp16 weights, JSON beside).
+"""Copy trained checkpoints into the package as a bundled model (fp16 weights, JSON card beside, and
+the ONNX graph ``predict`` runs without torch: ``assets/NAME.onnx``, named with its sha256 in the card).
 
     python benchmarks/bundle_model.py default runs/train/hmnet-s0                  # one network
     python benchmarks/bundle_model.py default runs/train/hmnet-s0 runs/train/hmnet-s1 runs/train/hmnet-s2
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from facekeypoints.checkpoint import BUNDLED, bundled_path, load_checkpoint, save_checkpoint
+from facekeypoints.inference.export import ship_onnx
 from facekeypoints.keypoints import NUM_WITH_68
 from facekeypoints.models import create_model
 
@@ -93,7 +95,9 @@ def main() -> None:
                           {**info, "bundled_as": args.name, "source_checkpoints": args.checkpoints},
                           dtype=torch.float16)
     size = out.with_suffix(".safetensors").stat().st_size
-    print(json.dumps({"bundled": args.name, "model": name, "json": str(out), "weights_bytes": size, **report}))
+    graph = ship_onnx(args.name)  # the graph predict runs without torch, recorded in the card
+    print(json.dumps({"bundled": args.name, "model": name, "json": str(out), "weights_bytes": size,
+                      "onnx": str(graph), "onnx_bytes": graph.stat().st_size, **report}))
 
 
 TAU_PX = 2.5

@@ -46,7 +46,7 @@ def test_missing_and_foreign_checkpoints(tmp_path):
 
 
 def test_bundled_names_resolve_or_say_clearly_they_are_missing(tmp_path, monkeypatch):
-    import facekeypoints.checkpoint as ck
+    import facekeypoints.cards as ck
 
     monkeypatch.setattr(ck, "bundled_path", lambda name: tmp_path / f"{name}.json")
     with pytest.raises(CheckpointError, match="no bundled model 'default'"):

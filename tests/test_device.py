@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from facekeypoints.geometry import unflip_keypoints
 from facekeypoints.inference.tta import VIEWS, TestTimeAugment
 from facekeypoints.keypoints import FLIP_IDX
 from facekeypoints.models import create_model
 from facekeypoints.training.augment import AugmentConfig, augment_batch
 from facekeypoints.training.train import EMA, masked_loss, validate
+from facekeypoints.warps import unflip_keypoints
 
 FACTORIES = {torch.tensor, torch.zeros, torch.ones, torch.empty, torch.full, torch.arange, torch.linspace,
              torch.eye, torch.rand, torch.randn, torch.randint, torch.randperm, torch.as_tensor}

@@ -8,11 +8,10 @@ from facekeypoints.geometry import (
     crop_affine,
     fit_similarity,
     invert_affine,
-    invert_affines,
     template_matrix,
-    warp_images,
 )
 from facekeypoints.keypoints import INDEX
+from facekeypoints.warps import invert_affines, warp_images
 
 
 def _similarity(scale, degrees, tx, ty):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "facekeypoints"
 LAYERS = [
-    {"keypoints", "fileio", "geometry", "devices"},
+    {"keypoints", "fileio", "geometry", "warps", "devices"},
     {"data"},
     {"models"},
-    {"config", "checkpoint"},
+    {"config", "cards", "checkpoint"},
     {"inference"},
     {"training"},
     {"evaluation"},

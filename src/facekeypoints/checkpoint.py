@@ -19,16 +19,19 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .cards import (  # noqa: F401 - the torch-free half, re-exported: checkpoint.X keeps working
+    BUNDLED,
+    FORMAT,
+    VERSION,
+    CheckpointError,
+    bundled_path,
+    describe_bundled,
+    read_card,
+    resolve_checkpoint,
+)
 from .fileio import atomic_write, atomic_write_json, sha256_file
 from .keypoints import FLIP_IDX, KEYPOINT_NAMES
 from .models import create_model
-
-FORMAT = "facekeypoints-checkpoint"
-VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt or not ours; the message names the file."""
 
 
 def _contiguous(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -60,58 +63,10 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, model_name: str, i
     return atomic_write_json(path.with_suffix(".json"), meta)
 
 
-BUNDLED = ("default", "fast")  # models shipped inside the package, loaded by name, offline
-
-
-def bundled_path(name: str) -> Path:
-    """Where the package keeps bundled model ``name`` (``assets/NAME.json`` + ``.safetensors``)."""
-    return Path(__file__).parent / "assets" / f"{name}.json"
-
-
-def describe_bundled() -> list[dict[str, Any]]:
-    """Name, file size and the measured figures (docs/benchmarks.md) of each bundled model."""
-    rows = []
-    for name in BUNDLED:
-        meta = json.loads(bundled_path(name).read_text())
-        card = meta.get("measured", {})
-        rows.append({"name": name, "size_mb": bundled_path(name).with_suffix(".safetensors").stat().st_size / 1e6,
-                     "test_rmse": card.get("test_rmse", "?"), "cpu_ms_per_face": card.get("cpu_ms_per_face", "?"),
-                     "points": "15+68" if (meta.get("model_args") or {}).get("num_points") == 83 else "15",
-                     "input": f"{meta['input']['size']}px gray", "about": card.get("about", meta["model"])})
-    return rows
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """Accept a bundled name, a run folder, ``X.safetensors`` or ``X.json``; return the JSON path."""
-    if str(path) in BUNDLED and not Path(path).exists():
-        p = bundled_path(str(path))
-        if not p.exists():
-            raise CheckpointError(f"no bundled model {str(path)!r} in this version yet; pass a checkpoint path")
-        return p
-    p = Path(path)
-    if p.is_dir():
-        p = p / "model.json"
-    elif p.suffix != ".json":
-        p = p.with_suffix(".json")
-    if not p.exists():
-        if len(Path(path).parts) == 1 and not Path(path).suffix:  # a bare word: meant as a bundled name?
-            raise CheckpointError(f"{path!r}: not a bundled model ({', '.join(BUNDLED)}) nor a checkpoint "
-                                  f"(looked for {p}); `facekeypoints models` lists them")
-        raise CheckpointError(f"{path}: no checkpoint found (looked for {p})")
-    return p
-
-
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the model from a checkpoint; returns ``(model in eval mode, metadata)``."""
     jpath = resolve_checkpoint(path)
-    try:
-        meta = json.loads(jpath.read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{jpath}: unreadable checkpoint description ({e})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{jpath}: not a facekeypoints checkpoint (format={meta.get('format')!r})")
-    if meta.get("keypoint_names") != list(KEYPOINT_NAMES):
-        raise CheckpointError(f"{jpath}: keypoint names differ from this version's")
+    meta = read_card(jpath)
     wpath = jpath.parent / meta.get("weights_file", jpath.with_suffix(".safetensors").name)
     if not wpath.exists():
         raise CheckpointError(f"{wpath}: weights file missing")

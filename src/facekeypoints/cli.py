@@ -437,16 +437,23 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from .checkpoint import describe_bundled
+    from .cards import describe_bundled
     from .config import RECIPES
-    from .models.registry import describe_models
 
     print(f"{'bundled':<12} {'size':>8} {'input':>11} {'points':>7} {'test RMSE':>10} {'CPU ms/face':>12}  description")
     for b in describe_bundled():
         print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['input']:>11} {b['points']:>7} {b['test_rmse']:>10} "
               f"{b['cpu_ms_per_face']:>12}  {b['about']}")
+    try:
+        from .models.registry import describe_models
+
+        models = describe_models(args.pattern)
+    except ModuleNotFoundError as e:
+        print(f"\n(networks and recipes: the [train] extra, {e.name} is not installed: "
+              "pip install 'facekeypoints[train]')")
+        return 0
     print(f"\n{'network':<12} {'params':>10} {'GFLOPs/face':>12}  description")
-    for m in describe_models(args.pattern):
+    for m in models:
         print(f"{m['name']:<12} {m['params'] / 1e6:9.3f}M {m['gflops']:12.3f}  {m['about']}")
     print("\nrecipes: " + ", ".join(sorted(RECIPES)) + "   (tiny is a smoke test)")
     return 0
@@ -457,6 +464,10 @@ HANDLERS = {"data convert": _data_convert, "data show": _data_show, "data pack":
             "benchmark": _benchmark, "serve": _serve, "report": _report, "models": _models}
 
 
+# What the [train] extra brings (pyproject.toml): a mode that needs one of them says which extra to install.
+TRAIN_EXTRA = ("torch", "pandas", "matplotlib", "safetensors", "onnx")
+
+
 def run(args: argparse.Namespace) -> int:
     """Call the handler of ``args.mode`` (and ``args.action`` for ``data``)."""
     key = f"{args.mode} {args.action}" if args.mode == "data" else args.mode
@@ -465,8 +476,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; ``argv`` lets tests drive the CLI in-process."""
-    from .checkpoint import CheckpointError
-    from .data import DataError
+    from .cards import CheckpointError
+    from .fileio import DataError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -477,6 +488,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except (DataError, CheckpointError, ValueError) as e:
         print(f"facekeypoints {args.mode}: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        if e.name not in TRAIN_EXTRA:
+            raise
+        print(f"facekeypoints {args.mode}: error: this mode needs the [train] extra ({e.name} is not installed; "
+              "the base install runs predict and serve on the CPU): pip install 'facekeypoints[train]'",
+              file=sys.stderr)
         return 2
     except BrokenPipeError:  # `facekeypoints models | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from facekeypoints.geometry import unflip_keypoints
 from facekeypoints.inference.crops import pick_device, predict_crops
 from facekeypoints.inference.tta import TestTimeAugment
 from facekeypoints.models import create_model
+from facekeypoints.warps import unflip_keypoints
 
 
 def test_batches_do_not_change_the_answer_and_the_model_mode_is_restored():

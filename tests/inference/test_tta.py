@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from facekeypoints.geometry import warp_images
 from facekeypoints.inference.tta import VIEWS, TestTimeAugment, view_affine, with_tta
 from facekeypoints.models import create_model
+from facekeypoints.warps import warp_images
 
 
 class Oracle(torch.nn.Module):

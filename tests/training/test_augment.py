@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from facekeypoints.geometry import flip_images, unflip_keypoints
 from facekeypoints.keypoints import FLIP_IDX
 from facekeypoints.training.augment import AugmentConfig, augment_batch, photometric, random_affine, warp
+from facekeypoints.warps import flip_images, unflip_keypoints
 
 
 def _blob_images(kp: torch.Tensor, size: int = 96) -> torch.Tensor:

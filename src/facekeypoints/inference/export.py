@@ -4,7 +4,8 @@ The exported graph takes ``image`` ``(B, 1, 96, 96)`` float32 pixels in 0..255 a
 ``keypoints`` ``(B, 15, 2)`` in pixels of that crop, exactly what the torch model returns
 (test-time augmentation included as the checkpoint's config asks, see tta.py), so the
 two backends are interchangeable. A ``.json`` beside the ``.onnx`` carries the checkpoint's
-description (keypoint names, flip permutation, input contract).
+description (keypoint names, flip permutation, input contract). ``ship_onnx`` writes the graph a
+bundled model ships with (``assets/NAME.onnx``), which ``predict`` runs without torch.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint
-from ..fileio import atomic_write, atomic_write_json
+from ..checkpoint import bundled_path, load_checkpoint
+from ..fileio import atomic_write, atomic_write_json, sha256_file
+from .runtime import OnnxRunner  # noqa: F401 - re-exported (inference.export.OnnxRunner)
 from .tta import PairOutput, has_68, with_tta
 
 
@@ -66,22 +67,23 @@ def default_export_path(model: str | Path) -> Path:
     return resolve_checkpoint(model).with_suffix(".onnx")
 
 
-class OnnxRunner:
-    """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose."""
+def ship_onnx(name: str) -> Path:
+    """Export bundled model ``name`` to ``assets/NAME.onnx`` as ``predict`` runs it (the pair output,
+    every point the model has) and record the graph in its card (``onnx``: file, sha256, points,
+    views); returns the ONNX path. The card stays the single description of the model."""
+    import os
+    import tempfile
 
-    def __init__(self, path: str | Path, threads: int = 0):
-        import onnxruntime as ort
-
-        path = Path(path)
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        side = path.with_suffix(".json")
-        self.meta = json.loads(side.read_text()) if side.exists() else {}
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, 96, 96)``."""
-        x = np.asarray(images, np.float32)[:, None]  # (N, 1, 96, 96)
-        return self.session.run(None, {"image": x})[0]
+    card = bundled_path(name)
+    meta = json.loads(card.read_text())
+    all_points = has_68(meta)
+    model, full = load_checkpoint(name)
+    with tempfile.TemporaryDirectory() as tmp:  # export_onnx writes a .json beside: not over the card
+        made = export_onnx(name, Path(tmp) / "graph.onnx", pair=True, all_points=all_points)
+        out = card.with_suffix(".onnx")
+        os.replace(made, out)
+    meta["onnx"] = {"file": out.name, "sha256": sha256_file(out), "output": "keypoints_pair (2, B, P, 2)",
+                    "points": 83 if all_points else 15, "tta_views_in_graph": with_tta(model, full).views,
+                    "parameters": sum(p.numel() for p in model.parameters())}
+    atomic_write_json(card, meta)
+    return out

@@ -17,8 +17,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ..geometry import flip_images, invert_affines, unflip_keypoints, warp_images
-from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
+from ..cards import has_68  # noqa: F401 - re-exported (inference.tta.has_68)
+from ..keypoints import NUM_KEYPOINTS, flip_index
+from ..warps import flip_images, invert_affines, unflip_keypoints, warp_images
 
 # (scale, rotation in degrees, shift x, shift y in pixels) of each extra view, in pairs that
 # mirror each other; `tta_views=N` uses the first N. Sizes chosen on the YT15 validation faces
@@ -111,11 +112,3 @@ def with_tta(model: nn.Module, meta: dict[str, Any], flip: bool | None = None,
     flip = bool(cfg.get("tta_flip", False)) if flip is None else flip
     views = int(cfg.get("tta_views", 0)) if views is None else views
     return TestTimeAugment(model, flip, views, all_points)
-
-
-def has_68(meta: dict[str, Any]) -> bool:
-    """Whether a checkpoint's model has a 68-point head (its points: the 15, then the 68)."""
-    args = meta.get("model_args") or {}
-    if "members" in args:  # an ensemble has the 68 when every member has
-        return all(has_68(m) for m in args["members"])
-    return int(args.get("num_points", NUM_KEYPOINTS)) == NUM_WITH_68

@@ -10,6 +10,10 @@ the 15 points found follows. Per-keypoint confidence is flip
 consistency: the model sees the crop and its mirror image, and the distance between the two
 answers becomes the probability that the point is within ``tau`` crop pixels of the truth,
 as calibrated on validation faces (``confidence.py``; bundled models carry their calibration).
+
+On the CPU the network runs through onnxruntime, and this path never imports torch: a bundled
+model runs the ONNX graph shipped beside its card (``assets/NAME.onnx``), a checkpoint the graph
+exported once into the cache. ``backend="torch"`` (or a GPU) loads the weights with PyTorch.
 """
 
 from __future__ import annotations
@@ -19,14 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..checkpoint import load_checkpoint
-from ..devices import pick_device
-from ..fileio import cache_dir
+from ..cards import CheckpointError, has_68, read_card, resolve_checkpoint
+from ..fileio import cache_dir, sha256_file
 from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix
 from ..inference.confidence import confidence
-from ..inference.tta import has_68, with_tta
 from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (
     DETECT_MAX_SIDE,
@@ -56,18 +57,25 @@ class KeypointDetector:
     {'x': 131.2, 'y': 160.9, 'confidence': 0.93}
     """
 
-    def __init__(self, model: torch.nn.Module, meta: dict[str, Any],
+    def __init__(self, model: Any, meta: dict[str, Any],
                  detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
                  onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool = False,
                  points: int = 15, threads: int | None = None):
+        """``model``: a torch keypoint network, or None with ``onnx_path`` (an exported pair graph,
+        ``inference.export``), which then does the work without torch; ``meta``: its checkpoint card."""
         if points not in POINT_SETS:
             raise ValueError(f"points={points}: choose {' or '.join(map(str, POINT_SETS))}")
         if points == 68 and not has_68(meta):
             raise ValueError(f"model {meta.get('bundled_as') or meta.get('model')!r} has no 68-point head "
                              "(it predicts the 15 Kaggle points only); use points=15 or a model trained with aux68")
-        self.model, self.meta, self.points = model.eval(), meta, points
-        # the config's re-framing views; its `pair` gives both flips; with points=68 the 68 ride along
-        self.net = with_tta(self.model, meta, all_points=points == 68)
+        if model is None and onnx_path is None:
+            raise ValueError("KeypointDetector needs a torch model or an exported graph (onnx_path=)")
+        self.model, self.meta, self.points = model, meta, points
+        if model is not None:  # the config's re-framing views; its `pair` gives both flips (and the 68)
+            from ..inference.tta import with_tta
+
+            self.model = model.eval()
+            self.net = with_tta(self.model, meta, all_points=points == 68)
         self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
         self.detector = detector or create_detector("yunet")
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
@@ -80,11 +88,13 @@ class KeypointDetector:
         self.settings: dict[str, Any] = {}  # filled by from_pretrained
         self.backend = "onnx" if onnx_path else "torch"
         if onnx_path:
-            from ..inference.export import OnnxRunner
+            from ..inference.runtime import OnnxRunner
 
             # A light network runs faster on one thread: a thread pool spinning between its calls
             # takes the cores from the face detector (fast: 8.8 -> 5.4 ms per wild-68 photo here).
-            work = sum(p.numel() for p in self.model.parameters()) * (1 + self.net.views)
+            # Its work: parameters (float32 weights: the graph's size / 4) times the views it averages.
+            views = int((meta.get("config") or {}).get("tta_views", 0))
+            work = Path(onnx_path).stat().st_size / 4 * (1 + views)
             self.runner = OnnxRunner(onnx_path, threads=threads if threads is not None else
                                      1 if work < LIGHT_PARAMS else 0)
 
@@ -107,25 +117,24 @@ class KeypointDetector:
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        device = pick_device(device)
+        kind = _device_type(device)
         if backend == "auto":
-            backend = "onnx" if device.type == "cpu" else "torch"
-        if backend == "onnx" and device.type != "cpu":
+            backend = "onnx" if kind == "cpu" else "torch"
+        if backend == "onnx" and kind != "cpu":
             raise ValueError(f"backend onnx runs on the CPU; use backend torch for device {device!r}")
-        model, meta = load_checkpoint(name_or_path, device)
+        meta = read_card(name_or_path)
         if points == 68 and not has_68(meta):  # before any export
             raise ValueError(f"model {str(name_or_path)!r} has no 68-point head (it predicts the 15 Kaggle points "
                              "only); use points=15 or a model trained with aux68")
-        onnx_path = None
+        model, onnx_path = None, None
         if backend == "onnx":
-            views = with_tta(model, meta).views
-            tag = "-68" if points == 68 else ""
-            onnx_path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}-pair{tag}.onnx"
-            if not onnx_path.exists():
-                from ..inference.export import export_onnx
+            onnx_path = _onnx_graph(name_or_path, meta, points)
+        else:
+            _need_torch("backend torch")
+            from ..checkpoint import load_checkpoint
+            from ..devices import pick_device
 
-                print(f"facekeypoints: exporting {name_or_path} to ONNX once, cached as {onnx_path}", file=sys.stderr)
-                export_onnx(name_or_path, onnx_path, pair=True, all_points=points == 68)
+            model, meta = load_checkpoint(name_or_path, pick_device(device))
         sized = {"max_side": detect_side} if detect_side else {}
         det = cls(model, meta, create_detector(detector, min_score, **sized), onnx_path=onnx_path, refine=refine,
                   rotate=rotate, points=points, threads=threads)
@@ -135,17 +144,19 @@ class KeypointDetector:
                             points=points)
         return det
 
-    @torch.no_grad()
     def flip_pair(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model (with its views) on uint8 crops ``(N, S, S)`` and on their mirror images
         (left/right swapped back): two ``(N, P, 2)`` (P: 15, or 15 + 68 with ``points=68``), from
         ``TestTimeAugment.pair`` on either backend."""
         if self.backend == "onnx":
-            a, b = self.runner(crops)
+            a, b = self.runner(crops)[:, :, : self._num_out]  # a graph may carry the 68 too: the 15 come first
             return a, b
-        device = next(self.model.parameters()).device
-        x = torch.as_tensor(np.ascontiguousarray(crops), device=device).unsqueeze(1).float()
-        a, b = self.net.pair(x)
+        import torch
+
+        with torch.no_grad():
+            device = next(self.model.parameters()).device
+            x = torch.as_tensor(np.ascontiguousarray(crops), device=device).unsqueeze(1).float()
+            a, b = self.net.pair(x)
         return a.float().cpu().numpy(), b.float().cpu().numpy()
 
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,3 +240,48 @@ class KeypointDetector:
                 face["landmarks68"] = [[round(float(x), 2), round(float(y), 2)] for x, y in p[NUM_KEYPOINTS:]]
             faces.append(face)
         return faces
+
+
+def _device_type(device: str) -> str:
+    """``cpu`` or ``cuda`` for a device name; ``cpu`` and (without torch) ``auto`` need no torch."""
+    if str(device) == "cpu":
+        return "cpu"
+    try:
+        from ..devices import pick_device
+    except ImportError:
+        if str(device) == "auto":
+            return "cpu"
+        raise ValueError(f"device {device!r} needs PyTorch, which is not installed (the CPU path runs without "
+                         "it): pip install 'facekeypoints[train]'") from None
+    return pick_device(device).type
+
+
+def _need_torch(what: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ValueError(f"{what} needs PyTorch, which is not installed (the CPU path runs on onnxruntime "
+                         "without it): pip install 'facekeypoints[train]'") from None
+
+
+def _onnx_graph(name_or_path: str | Path, meta: dict[str, Any], points: int) -> Path:
+    """The ONNX pair graph for a checkpoint: the one a bundled model ships with (its card's ``onnx``),
+    else the one exported into the cache (keyed by the weights' hash), exporting it once (torch)."""
+    shipped = meta.get("onnx")
+    if shipped and (points == NUM_KEYPOINTS or shipped.get("points") == NUM_WITH_68):
+        path = resolve_checkpoint(name_or_path).parent / shipped["file"]
+        if not path.exists():
+            raise CheckpointError(f"{path}: the ONNX graph named in {resolve_checkpoint(name_or_path).name} is missing")
+        if sha256_file(path) != shipped.get("sha256"):
+            raise CheckpointError(f"{path}: does not match the sha256 in its card (truncated or replaced?)")
+        return path
+    views = int((meta.get("config") or {}).get("tta_views", 0))
+    tag = "-68" if points == 68 else ""
+    path = cache_dir() / "onnx" / f"{meta['weights_sha256'][:24]}-v{views}-pair{tag}.onnx"
+    if not path.exists():
+        _need_torch(f"exporting {name_or_path} to ONNX (done once, then cached)")
+        from ..inference.export import export_onnx
+
+        print(f"facekeypoints: exporting {name_or_path} to ONNX once, cached as {path}", file=sys.stderr)
+        export_onnx(name_or_path, path, pair=True, all_points=points == 68)
+    return path

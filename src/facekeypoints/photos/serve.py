@@ -24,9 +24,8 @@ from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
-from ..checkpoint import resolve_checkpoint
+from ..cards import has_68, resolve_checkpoint
 from ..fileio import IMAGE_EXTS, DataError
-from ..inference.tta import has_68
 from .batch import record
 from .detect import read_picture
 from .predict import KeypointDetector

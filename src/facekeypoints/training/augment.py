@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..geometry import index_on, warp_images
 from ..keypoints import FLIP_IDX
+from ..warps import index_on, warp_images
 
 
 @dataclass

@@ -32,10 +32,10 @@ from ..data.labels import forward_fill
 from ..data.splits import fold_args
 from ..devices import device_name, pick_device
 from ..fileio import atomic_write_json
-from ..geometry import index_on
 from ..inference.tta import TestTimeAugment
 from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
 from ..models import create_model
+from ..warps import index_on
 from .augment import AugmentConfig, augment_batch
 from .distill import blend, teacher_labels
 

@@ -1,0 +1,29 @@
+"""Run an exported keypoint graph with onnxruntime: NumPy in, NumPy out, no torch (the photo path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+class OnnxRunner:
+    """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose."""
+
+    def __init__(self, path: str | Path, threads: int = 0):
+        import onnxruntime as ort
+
+        path = Path(path)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        side = path.with_suffix(".json")
+        self.meta = json.loads(side.read_text()) if side.exists() else {}
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, 96, 96)``."""
+        x = np.asarray(images, np.float32)[:, None]  # (N, 1, 96, 96)
+        return self.session.run(None, {"image": x})[0]
