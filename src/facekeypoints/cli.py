@@ -47,6 +47,7 @@ def _data_default() -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import RECIPES
+    from .photos.video import BETA, DETECT_EVERY, MIN_CUTOFF
 
     p = argparse.ArgumentParser(prog="facekeypoints", description=HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True)
@@ -150,8 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true",
                    help="with -o FILE (JSONL): skip the inputs FILE already holds (an interrupted run) and append "
                         "the rest")
-    r.add_argument("--smooth", type=_fraction, default=0.0, metavar="ALPHA",
-                   help="video: blend each point with the previous frame's, 0 <= ALPHA < 1 (0 = off, 0.5 = strong)")
+    v = r.add_argument_group("video", "videos are followed face by face: each face keeps its \"track\" number, its "
+                             "next crop is framed from its points, and its points are steadied by a One Euro filter "
+                             "(little smoothing while the face moves, much while it is still)")
+    v.add_argument("--no-track", action="store_true",
+                   help="video: run the face detector on every frame instead of following the faces")
+    v.add_argument("--detect-every", type=int, default=DETECT_EVERY, metavar="N",
+                   help=f"video: run the face detector every N frames (and whenever a face is lost; "
+                        f"default {DETECT_EVERY})")
+    v.add_argument("--min-cutoff", type=float, default=MIN_CUTOFF, metavar="HZ",
+                   help=f"video: the One Euro filter's cutoff for a still face; lower = steadier, more lag; "
+                        f"0 = no filter (default {MIN_CUTOFF})")
+    v.add_argument("--beta", type=float, default=BETA,
+                   help=f"video: how fast the filter lets go as the face moves (per face width per second; "
+                        f"default {BETA})")
+    v.add_argument("--smooth", type=_fraction, default=0.0, metavar="ALPHA",
+                   help="video: the older exponential average instead of the One Euro filter: each point blended "
+                        "with the previous frame's, 0 <= ALPHA < 1 (0 = off: the One Euro filter; 0.5 = strong)")
 
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
     x.add_argument("--model", default="default",
@@ -346,6 +362,7 @@ def _submit(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .photos.batch import run_predict
     from .photos.predict import KeypointDetector
+    from .photos.video import VideoSettings
 
     if not args.paths:
         from .photos.sample import sample_path
@@ -371,8 +388,10 @@ def _predict(args: argparse.Namespace) -> int:
         summary = predict_on_ray(args.paths, det.settings, sys.stdout, args.output, args.resume,
                                  None if args.ray == "local" else args.ray, args.workers)
     else:
-        summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names, args.smooth,
-                              workers=args.workers, output=args.output, resume=args.resume)
+        video = VideoSettings(track=not args.no_track, detect_every=args.detect_every, min_cutoff=args.min_cutoff,
+                              beta=args.beta, smooth=args.smooth)
+        summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names,
+                              workers=args.workers, output=args.output, resume=args.resume, video=video)
     done = f", {summary['skipped_done']} inputs already done (--resume)" if args.resume else ""
     n, frames = summary["images"], summary["frames"]
     pictures = f"{n - frames} {_plural(n - frames, 'image')}" + (f" + {frames} video {_plural(frames, 'frame')}"

@@ -35,7 +35,7 @@ from ..keypoints import KEYPOINT_NAMES
 from .detect import read_picture
 from .draw import draw, save_image
 from .predict import KeypointDetector
-from .video import iter_video
+from .video import VideoSettings, iter_video
 
 INPUTS_PER_WORKER = 16  # the default --workers starts one process per this many inputs, up to the usable cores
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
@@ -130,7 +130,7 @@ def _video_writer(final: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.V
 
 
 def video_records(det: KeypointDetector, item: Input, save_images: str | None, names: bool,
-                  smooth: float) -> Iterator[dict[str, Any]]:
+                  video: VideoSettings) -> Iterator[dict[str, Any]]:
     """One record per frame (``frame``, ``time_s`` added); optionally an annotated copy of the video,
     in the input's container where OpenCV can write it (else ``.avi``; the summary says which)."""
     path = item.path
@@ -142,7 +142,7 @@ def video_records(det: KeypointDetector, item: Input, save_images: str | None, n
     writer, partial, final, n = None, None, None, 0
     complete = False
     try:  # the annotated copy is written beside its final name and renamed when complete (atomic)
-        for i, frame, faces in iter_video(det, cap, smooth):
+        for i, frame, faces in iter_video(det, cap, video):
             if save_images:
                 if writer is None:
                     (Path(save_images) / item.rel).parent.mkdir(parents=True, exist_ok=True)
@@ -164,10 +164,10 @@ def video_records(det: KeypointDetector, item: Input, save_images: str | None, n
 
 
 def input_records(det: KeypointDetector, item: Input, save_images: str | None, names: bool,
-                  smooth: float) -> list[dict[str, Any]]:
+                  video: VideoSettings) -> list[dict[str, Any]]:
     """Every record of one input (an image's one, or a video's frames)."""
     if item.path.suffix.lower() in VIDEO_EXTS:
-        return list(video_records(det, item, save_images, names, smooth))
+        return list(video_records(det, item, save_images, names, video))
     return [image_record(det, item, save_images, names)]
 
 
@@ -224,18 +224,19 @@ def done_inputs(output: Path) -> set[str]:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(settings: dict[str, Any], save_images: str | None, names: bool, smooth: float) -> None:
-    import torch
+def _worker_init(settings: dict[str, Any], save_images: str | None, names: bool, video: VideoSettings) -> None:
+    if settings.get("backend") == "torch":
+        import torch
 
-    torch.set_num_threads(1)  # one core per worker: the workers share the machine, not a thread pool
+        torch.set_num_threads(1)  # one core per worker: the workers share the machine, not a thread pool
     cv2.setNumThreads(1)
     _WORKER.update(det=KeypointDetector.from_pretrained(**settings, threads=1), save_images=save_images,
-                   names=names, smooth=smooth)
+                   names=names, video=video)
 
 
 def _worker_run(item: Input) -> list[dict[str, Any]]:
     w = _WORKER
-    return input_records(w["det"], item, w["save_images"], w["names"], w["smooth"])
+    return input_records(w["det"], item, w["save_images"], w["names"], w["video"])
 
 
 def usable_cores() -> int:
@@ -248,18 +249,24 @@ def usable_cores() -> int:
 def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = None, fmt: str = "jsonl",
                 save_images: str | None = None, names: bool = False, smooth: float = 0.0,
                 workers: int | None = 1, output: str | Path | None = None, resume: bool = False,
-                progress: bool | None = None) -> dict[str, Any]:
+                progress: bool | None = None, video: VideoSettings | None = None) -> dict[str, Any]:
     """Predict every input with ``det``; one record per image (or video frame); returns the summary.
 
     Records go to ``output`` (a file, written as the run goes, one input at a time) or ``out``
     (default stdout). ``workers``: processes (None: the usable cores; never more than inputs);
     they rebuild ``det`` from its ``settings``. ``resume``: skip the inputs ``output`` already
-    holds and append the rest (JSONL). Bad inputs never stop the run: each gets its record with
+    holds and append the rest (JSONL). ``video``: how videos are followed (``photos.video``: tracking,
+    the One Euro filter); ``smooth`` > 0 is shorthand for the exponential average.
+    Bad inputs never stop the run: each gets its record with
     ``error`` set and is listed in the summary's ``failures``; ``readable`` counts the images
     (video frames) that could be decoded.
     """
     if save_images and Path(save_images).exists() and not Path(save_images).is_dir():
         raise DataError(f"--save-images {save_images}: exists and is not a folder; name a folder")
+    if video is None:
+        video = VideoSettings(smooth=smooth)
+    elif smooth:
+        raise ValueError("pass smooth inside video= (VideoSettings(smooth=...)), not both")
     if resume and (output is None or fmt != "jsonl"):
         raise ValueError("--resume continues a JSONL output file: pass -o FILE (and --format jsonl)")
     items = list(find_inputs(paths))
@@ -295,10 +302,10 @@ def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = No
                 raise ValueError("workers > 1 rebuild the detector in each process: make it with "
                                  "KeypointDetector.from_pretrained")
             pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                                       initargs=(det.settings, save_images, names, smooth))
+                                       initargs=(det.settings, save_images, names, video))
             results = pool.map(_worker_run, items, chunksize=max(1, min(16, len(items) // (4 * workers))))
         else:
-            results = (input_records(det, i, save_images, names, smooth) for i in items)
+            results = (input_records(det, i, save_images, names, video) for i in items)
         for records in results:
             n_inputs += 1
             for rec in records:

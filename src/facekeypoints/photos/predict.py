@@ -195,12 +195,19 @@ class KeypointDetector:
         "confidence"}}}]``, strongest first, in the image's pixels."""
         return self.detect_picture(read_picture(image, detect_side=self.detect_side))
 
-    def video(self, source: str | Path | int | Any, smooth: float = 0.0):
+    def video(self, source: str | Path | int | Any, settings: Any = None, **options: Any):
         """``(frame index, BGR frame, faces)`` for every frame of a video file, camera index or any
-        ``cv2.VideoCapture`` source, points smoothed as ``predict --smooth`` does (``photos.video``)."""
-        from .video import iter_video
+        ``cv2.VideoCapture`` source: faces tracked from frame to frame (each with its ``track``
+        number), points steadied by the One Euro filter, as ``predict`` does for videos.
+        ``settings`` (a ``photos.video.VideoSettings``) or its fields as keywords: ``track``,
+        ``detect_every``, ``min_cutoff``, ``beta``, ``smooth`` (``photos.video``)."""
+        from .video import VideoSettings, iter_video
 
-        return iter_video(self, source, smooth)
+        if settings is None:
+            settings = VideoSettings(**options)
+        elif options:
+            raise ValueError("pass settings= or its fields as keywords, not both")
+        return iter_video(self, source, settings)
 
     def detect(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Every face in a decoded uint8 image, BGR or gray (see ``__call__``)."""
@@ -208,11 +215,33 @@ class KeypointDetector:
 
     def detect_picture(self, pic: Picture) -> list[dict[str, Any]]:
         """Every face in a ``Picture`` (``detect.read_picture``), in full-image pixels."""
+        return self.keypoints_for(pic, self.detections(pic))
+
+    def detections(self, pic: Picture) -> Detections:
+        """The face detector's answer for a ``Picture``, in full-image pixels."""
         found = self.detector(pic.image)
         if pic.factor > 1:  # boxes and landmarks to full-image pixels
             r, c = float(pic.factor), (pic.factor - 1) / 2
             found = Detections(found.boxes * r + c, found.scores, found.landmarks * r + c)
-        return self.keypoints_for(pic, found)
+        return found
+
+    def predict_framed(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Image-pixel points ``(N, P, 2)`` and the 15 confidences ``(N, 15)`` of the faces that
+        ``framings`` (``(2, 3)`` image -> crop matrices, as ``Framer`` or ``template_matrix`` make) crop."""
+        return self._predict_framed(pic, framings)
+
+    def face_record(self, box: np.ndarray, score: float, points: np.ndarray, conf: np.ndarray) -> dict[str, Any]:
+        """One face as the JSON records carry it (``box``, ``score``, ``keypoints``; ``landmarks68``)."""
+        face = {
+            "box": [round(float(v), 2) for v in box],
+            "score": round(float(score), 4),
+            "keypoints": {n: {"x": round(float(q[0]), 2), "y": round(float(q[1]), 2),
+                              "confidence": round(float(k), 4)}
+                          for n, q, k in zip(KEYPOINT_NAMES, points[:NUM_KEYPOINTS], conf, strict=True)},
+        }
+        if self.points == 68:  # iBUG order, image pixels, 0-based pixel centres
+            face["landmarks68"] = [[round(float(x), 2), round(float(y), 2)] for x, y in points[NUM_KEYPOINTS:]]
+        return face
 
     def keypoints_for(self, pic: Picture, found: Detections) -> list[dict[str, Any]]:
         """The 15 keypoints of each detected face."""
@@ -227,19 +256,8 @@ class KeypointDetector:
                 except ValueError:
                     pass  # degenerate points: keep the previous framing for this face
             pts, conf = self._predict_framed(pic, framings)
-        faces = []
-        for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True):
-            face = {
-                "box": [round(float(v), 2) for v in box],
-                "score": round(float(score), 4),
-                "keypoints": {n: {"x": round(float(q[0]), 2), "y": round(float(q[1]), 2),
-                                  "confidence": round(float(k), 4)}
-                              for n, q, k in zip(KEYPOINT_NAMES, p[:NUM_KEYPOINTS], c, strict=True)},
-            }
-            if self.points == 68:  # iBUG order, image pixels, 0-based pixel centres
-                face["landmarks68"] = [[round(float(x), 2), round(float(y), 2)] for x, y in p[NUM_KEYPOINTS:]]
-            faces.append(face)
-        return faces
+        return [self.face_record(box, score, p, c)
+                for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True)]
 
 
 def _device_type(device: str) -> str:
