@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 HELP = """\
 facekeypoints: the 15 Kaggle facial keypoints, trained and measured honestly.
@@ -45,17 +46,7 @@ def _data_default() -> str | None:
     return os.environ.get("FACEKEYPOINTS_DATA")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .config import RECIPES
-    from .photos.video import BETA, DETECT_EVERY, MIN_CUTOFF
-
-    p = argparse.ArgumentParser(prog="facekeypoints", description=HELP,
-                                formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True)
-    from . import __version__
-
-    p.add_argument("--version", action="version", version=f"facekeypoints {__version__}")
-    sub = p.add_subparsers(dest="mode", metavar="MODE")
-
+def _add_data(sub: Any) -> None:
     d = sub.add_parser("data", help="convert, show, inspect or pack data sets")
     dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = dsub.add_parser("convert", help="68-point face set -> Kaggle layout (training.csv + meta.csv)",
@@ -85,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
     i.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_train(sub: Any) -> None:
+    from .config import RECIPES
+
     t = sub.add_parser("train", help="train a model", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Train from a named recipe. Any config key can be overridden as key=value "
                                    "(see facekeypoints/config.py for keys and defaults).",
@@ -102,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "out-of-fold scores in PARENT/oof.json, the parent a K-model ensemble (same as folds=K)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _add_evaluate(sub: Any) -> None:
     e = sub.add_parser("evaluate", help="metrics of a checkpoint on a split's test part")
     e.add_argument("--model", required=True, action="append",
                    help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors; "
@@ -115,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test-time re-framing views, 0..8 (default: what each checkpoint's config says)")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
 
+
+def _add_submit(sub: Any) -> None:
     s = sub.add_parser("submit", help="Kaggle submission CSV (RowId,Location) from a checkpoint",
                        description="Predict Kaggle's test.csv and write the submission in the exact format "
                                    "(RowId,Location, one row per IdLookupTable row, coordinates clipped to [0, 96]).")
@@ -124,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lookup", required=True, help="IdLookupTable.csv (plain or compressed)")
     s.add_argument("-o", "--output", default="submission.csv", help="where to write (default: submission.csv)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda")
+
+
+def _add_predict(sub: Any) -> None:
+    from .photos.video import BETA, DETECT_EVERY, MIN_CUTOFF
 
     r = sub.add_parser("predict", help="keypoints for every face in images, videos, folders or globs",
                        description="Detect faces, predict the 15 keypoints, print one record per image "
@@ -169,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video: the older exponential average instead of the One Euro filter: each point blended "
                         "with the previous frame's, 0 <= ALPHA < 1 (0 = off: the One Euro filter; 0.5 = strong)")
 
+
+def _add_export(sub: Any) -> None:
     x = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)")
     x.add_argument("--model", default="default",
                    help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors")
@@ -177,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output file (default: beside the checkpoint, model.onnx; ./NAME.onnx for a bundled model)")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
 
+
+def _add_benchmark(sub: Any) -> None:
     b = sub.add_parser("benchmark", help="speed measurements, printed as JSON")
     b.add_argument("what", choices=("data", "infer", "train"),
                    help="data: Kaggle CSV parsing; infer: CPU inference speed; train: plain loop vs our train()")
@@ -189,8 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--recipe", default="paper", help="train: recipe to time (default: paper)")
     b.add_argument("--epochs", type=int, help="train: override the recipe's epochs (e.g. a short CPU run)")
     b.add_argument("--device", default="auto", help="train: auto | cpu | cuda")
-    b.add_argument("--json", action="store_true", help="print JSON only (the default output is JSON too)")
+    b.add_argument("--json", action="store_true", help="kept for older scripts: the output is always one JSON object")
 
+
+def _add_serve(sub: Any) -> None:
     sv = sub.add_parser("serve", help="HTTP API + web page (POST /v1/keypoints, GET /healthz, /docs, /)")
     sv.add_argument("--model", default="default",
                     help="bundled name (default, fast) or checkpoint: run folder, model.json or model.safetensors")
@@ -198,12 +207,30 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=_port, default=8000, help="port, 1..65535 (default: 8000)")
     _add_pipeline_args(sv)
 
+
+def _add_report(sub: Any) -> None:
     rp = sub.add_parser("report", help="one self-contained HTML page about a training run")
     rp.add_argument("run_dir", help="a run folder (runs/train/NAME)")
     rp.add_argument("-o", "--output", help="where to write (default: RUN_DIR/report.html)")
 
+
+def _add_models(sub: Any) -> None:
     m = sub.add_parser("models", help="list registered models and recipes")
     m.add_argument("pattern", nargs="?", default="*", help="glob over model names")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole grammar: one small function per mode (above) adds its own arguments."""
+    p = argparse.ArgumentParser(prog="facekeypoints", description=HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True)
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"facekeypoints {__version__}")
+    sub = p.add_subparsers(dest="mode", metavar="MODE")
+
+    for add in (_add_data, _add_train, _add_evaluate, _add_submit, _add_predict, _add_export, _add_benchmark,
+                _add_serve, _add_report, _add_models):
+        add(sub)
     return p
 
 

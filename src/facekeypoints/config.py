@@ -73,6 +73,13 @@ class TrainConfig:
     save_every_s: float = _key(60.0, lo=0.0)  # ... or once this many seconds passed (also at the end, on SIGINT)
 
 
+# What the recipes after the report's share: AdamW, cosine decay after 5 warm-up epochs, batch 128,
+# augmentation, the mirrored crop at evaluation. Heatmap and mobile recipes add their own few keys.
+_MODERN: dict[str, Any] = dict(batch_size=128, optimizer="adamw", schedule="cosine", warmup_epochs=5, augment=True,
+                               tta_flip=True)
+_HEATMAP = dict(_MODERN, lr=2e-3, weight_decay=5e-4)
+_MOBILE = dict(_MODERN, lr=3e-3, weight_decay=1e-4, loss="wing", ema=0.995, aux68=0.5)
+
 RECIPES: dict[str, dict[str, Any]] = {
     # The report: Adam 1e-3, MSE on raw pixel coordinates, batch 256, 50 epochs,
     # no augmentation, missing labels forward-filled from the previous row.
@@ -82,37 +89,22 @@ RECIPES: dict[str, dict[str, Any]] = {
     "paper_aug": dict(model="paper", epochs=600, batch_size=256, lr=1e-3, optimizer="adamw", weight_decay=1e-4,
                       schedule="onecycle", loss="l1", augment=True, tta_flip=True),
     # Residual direct regression / heatmaps with soft-argmax / a small CPU network.
-    "resreg": dict(model="resreg_s", epochs=300, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
-                   schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.998, tta_flip=True),
-    "hmnet": dict(model="hmnet_s", epochs=300, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
-                  schedule="cosine", warmup_epochs=5, loss="l1", augment=True, ema=0.998, tta_flip=True),
+    "resreg": dict(_HEATMAP, model="resreg_s", epochs=300, loss="wing", ema=0.998),
+    "hmnet": dict(_HEATMAP, model="hmnet_s", epochs=300, loss="l1", ema=0.998),
     # CPU-trainable heatmap networks with auxiliary 68-point heatmaps (converted sets have them;
-    # pass aux68=0 for Kaggle's own data): the bundled `default` is an ensemble of these.
-    "hmnet_t": dict(model="hmnet_t", epochs=80, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
-                    schedule="cosine", warmup_epochs=5, loss="l1", augment=True, ema=0.99, tta_flip=True,
-                    tta_views=8, aux68=0.5),
-    "hmnet_xs": dict(model="hmnet_xs", epochs=80, batch_size=128, lr=2e-3, optimizer="adamw", weight_decay=5e-4,
-                     schedule="cosine", warmup_epochs=5, loss="l1", augment=True, ema=0.99, tta_flip=True,
-                     tta_views=8, aux68=0.5),
-    # The bundled `fast` model: mobile_m (0.23M parameters, 21 MFLOPs) distilled from the bundled
-    # `default` ensemble (its 54-pass answers on the training faces, half-and-half with the labels),
-    # evaluated with the mirrored crop as `predict` runs it.
-    "fast": dict(model="mobile_m", epochs=150, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
-                 schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=True,
-                 aux68=0.5, teacher="default", teacher_weight=0.5),
-    # The `fast` model of earlier versions: mobile_s (96k parameters, 7 MFLOPs), no teacher.
-    "fast_s": dict(model="mobile_s", epochs=150, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
-                   schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=False,
-                   aux68=0.5),
-    # Photo models (issue #18): trained on faces framed as `predict` frames them (`data convert
-    # --framing detector` of YT15 and the wild-68 packs), all 68 points as a second head (kept when
-    # bundled: `predict --points 68`), evaluated with the mirrored crop. `photo`: mobile_m; `photo_s`: mobile_s.
-    "photo": dict(model="mobile_m", epochs=120, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
-                  schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=True,
-                  aux68=0.5),
-    "photo_s": dict(model="mobile_s", epochs=120, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=1e-4,
-                    schedule="cosine", warmup_epochs=5, loss="wing", augment=True, ema=0.995, tta_flip=True,
-                    aux68=0.5),
+    # pass aux68=0 for Kaggle's own data): the bundled `default` of earlier versions was an ensemble of these.
+    "hmnet_t": dict(_HEATMAP, model="hmnet_t", epochs=80, loss="l1", ema=0.99, tta_views=8, aux68=0.5),
+    "hmnet_xs": dict(_HEATMAP, model="hmnet_xs", epochs=80, loss="l1", ema=0.99, tta_views=8, aux68=0.5),
+    # mobile_m (0.23M parameters, 21 MFLOPs) distilled from the bundled `default` (its answers on the
+    # training faces, half-and-half with the labels), evaluated with the mirrored crop as `predict` runs it.
+    "fast": dict(_MOBILE, model="mobile_m", epochs=150, teacher="default", teacher_weight=0.5),
+    # mobile_s (96k parameters, 7 MFLOPs), no teacher, no mirror at evaluation.
+    "fast_s": dict(_MOBILE, model="mobile_s", epochs=150, tta_flip=False),
+    # Photo models (issue #18), the bundled `default` and `fast`: trained on faces framed as `predict`
+    # frames them (`data convert --framing detector` of YT15 and the wild-68 packs), all 68 points as a
+    # second head (kept when bundled: `predict --points 68`), evaluated with the mirrored crop.
+    "photo": dict(_MOBILE, model="mobile_m", epochs=120),
+    "photo_s": dict(_MOBILE, model="mobile_s", epochs=120),
     # Minutes-not-hours smoke recipe for tests and CPU try-outs.
     "tiny": dict(model="paper_tiny", epochs=2, batch_size=32, lr=3e-3, missing="masked"),
 }

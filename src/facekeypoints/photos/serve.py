@@ -16,6 +16,7 @@ binds to 127.0.0.1 unless told otherwise.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,11 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
                 f.pop("landmarks68", None)
         return record(name_, int(pic.width), int(pic.height), faces)
 
+    page_html = resources.files("facekeypoints").joinpath("assets/page.html").read_text()  # HTML + JS, one file
+
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
-        return PAGE
+        return page_html
 
     return app
 
@@ -114,91 +117,3 @@ def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, **pipeli
     import uvicorn
 
     uvicorn.run(create_app(model, **pipeline), host=host, port=port, log_level="info")
-
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>facekeypoints</title>
-<style>body{font-family:sans-serif;max-width:900px;margin:2em auto;padding:0 1em}
-#drop{border:2px dashed #999;padding:1.5em;text-align:center}
-#view{position:relative;display:inline-block;max-width:100%}
-#img{max-width:100%;max-height:80vh;display:block}
-svg{position:absolute;left:0;top:0}pre{background:#f4f4f4;padding:1em;max-height:20em;overflow:auto}</style></head>
-<body><h1>facekeypoints</h1>
-<div id="drop">Drop a photo here or <input type="file" id="file">
- or <button id="cam">use the webcam</button></div>
-<video id="video" autoplay playsinline style="display:none;max-width:100%"></video>
-<p id="status"></p><div id="view"><img id="img" alt=""><svg id="overlay"></svg></div><pre id="json"></pre>
-<script>
-const $ = (id) => document.getElementById(id);
-function clear() {
-  $("overlay").innerHTML = ""; $("json").textContent = "";
-  $("img").removeAttribute("src"); $("img").style.display = "none";
-}
-async function show(src) {  // resolves false when the browser cannot decode the picture
-  const img = $("img"); img.src = src; img.style.display = "block";
-  try { await img.decode(); return true; } catch (e) { return false; }
-}
-async function send(file) {
-  clear();
-  $("status").textContent = "working...";
-  try {
-    const form = new FormData(); form.append("file", file);
-    const res = await fetch("/v1/keypoints", {method: "POST", body: form});
-    let body;
-    try { body = await res.json(); } catch (e) { body = {detail: res.status + " " + res.statusText}; }
-    $("json").textContent = JSON.stringify(body, null, 2);
-    if (!res.ok) { $("status").textContent = "error: " + body.detail; $("img").style.display = "none"; return; }
-    // Formats a browser cannot show (PPM, TIFF, ...): the server sends a JPEG preview instead.
-    if (!(await show(URL.createObjectURL(file)))) {
-      const prev = new FormData(); prev.append("file", file);
-      const p = await fetch("/v1/preview", {method: "POST", body: prev});
-      if (!p.ok || !(await show(URL.createObjectURL(await p.blob())))) {
-        $("status").textContent = body.faces.length + " face(s) (the browser cannot show this picture)"; return;
-      }
-    }
-    draw(body);
-    $("status").textContent = body.faces.length + " face(s)";
-  } catch (e) {
-    clear(); $("status").textContent = "error: " + e.message;
-  }
-}
-function draw(body) {
-  const img = $("img"), svg = $("overlay"), s = img.width / body.width;
-  svg.setAttribute("width", img.width); svg.setAttribute("height", img.height); svg.innerHTML = "";
-  const ns = "http://www.w3.org/2000/svg", r = Math.max(2, Math.min(6, img.width / 250));
-  for (const f of body.faces) {
-    const rect = document.createElementNS(ns, "rect"); const [x1, y1, x2, y2] = f.box.map(v => v * s);
-    Object.entries({x: x1, y: y1, width: x2 - x1, height: y2 - y1, fill: "none", stroke: "orange",
-                    "stroke-width": 2, class: "box"}).forEach(([k, v]) => rect.setAttribute(k, v));
-    svg.appendChild(rect);
-    for (const [name, k] of Object.entries(f.keypoints)) {
-      const c = document.createElementNS(ns, "circle");
-      Object.entries({cx: k.x * s, cy: k.y * s, r: r, fill: "red", class: "kp"})
-        .forEach(([a, v]) => c.setAttribute(a, v));
-      const t = document.createElementNS(ns, "title"); t.textContent = name + " (" + k.confidence.toFixed(2) + ")";
-      c.appendChild(t); svg.appendChild(c);
-    }
-  }
-}
-$("cam").addEventListener("click", async () => {
-  const video = $("video");
-  if (!video.srcObject) {  // first click: ask for the camera; the next clicks take a picture
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      $("status").textContent = "this browser gives no webcam access here (it needs https or localhost)"; return;
-    }
-    try { video.srcObject = await navigator.mediaDevices.getUserMedia({video: true}); }
-    catch (e) { $("status").textContent = "webcam refused: " + e.message; return; }
-    video.style.display = "block"; $("cam").textContent = "take a picture"; return;
-  }
-  const canvas = document.createElement("canvas");
-  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  canvas.toBlob((blob) => send(new File([blob], "webcam.png", {type: "image/png"})), "image/png");
-});
-$("file").addEventListener("change", (e) => e.target.files[0] && send(e.target.files[0]));
-$("drop").addEventListener("dragover", (e) => e.preventDefault());
-$("drop").addEventListener("drop", (e) => {
-  e.preventDefault(); e.dataTransfer.files[0] && send(e.dataTransfer.files[0]);
-});
-</script></body></html>
-"""
