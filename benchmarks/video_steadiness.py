@@ -213,8 +213,8 @@ def main() -> None:
         f"tracked + One Euro (default: {MIN_CUTOFF} Hz, beta {BETA}, detect every {DETECT_EVERY})": VideoSettings(),
     }
     if args.sweep:
-        for mc in (0.3, 0.5, 1.0, 2.0):
-            for beta in (0.5, 2.0, 8.0):
+        for mc in (4.0, 8.0, 16.0, 32.0):
+            for beta in (1.0, 4.0):
                 variants[f"sweep: min_cutoff {mc}, beta {beta}"] = VideoSettings(min_cutoff=mc, beta=beta)
         for every in (5, 30):
             variants[f"sweep: detect every {every}"] = VideoSettings(detect_every=every)

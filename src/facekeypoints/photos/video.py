@@ -1,7 +1,9 @@
 """Faces in a video, frame after frame: tracking, identities and steady points.
 
 ``FaceTracker`` follows each face from frame to frame: its next crop is framed from its points in
-the previous frame (``geometry.template_matrix``, the framing ``predict``'s re-framing passes use),
+the previous frame (``geometry.template_matrix``, the framing ``predict``'s re-framing passes use,
+then the offset between it and the detector's framing at the face's last detection, so the crops
+stay like the detector-framed crops the bundled models learnt from),
 and the face detector runs only every ``detect_every`` frames, or at once when a track is lost
 (its keypoint confidence falls under ``min_confidence``). New detections that overlap no track
 start a new one; a track that was lost keeps its number if it is found again near where it was
@@ -9,7 +11,7 @@ within ``keep_lost`` frames. Each face's points then go through a One Euro filte
 CHI 2012): an adaptive low-pass whose cutoff rises with the face's speed. Ours first moves the
 filtered points on by their filtered speed (a constant-velocity step, as a Kalman or Holt filter
 does), so a face moving steadily is not lagged behind: on the validation clips the plain filter
-cost 0.6-8 points of NME for its smoothing, this one 0.04 (docs/benchmarks.md). ``smooth`` > 0
+cost 0.6-8 points of NME for its smoothing, this one about 0.1 (docs/benchmarks.md section 11). ``smooth`` > 0
 picks the older exponential average instead.
 
 It takes the detector (a ``KeypointDetector``) as an argument, so it imports nothing of ``predict``.
@@ -31,9 +33,9 @@ from ..geometry import apply_affine, invert_affine, template_matrix
 from ..keypoints import NUM_KEYPOINTS
 from .detect import Picture, box_iou
 
-# Chosen on held-out wild-68 photo ids made into clips (benchmarks/video_steadiness.py, docs/benchmarks.md).
+# Chosen on validation clips (YT15 val people, held-out wild-68 photo ids) (benchmarks/video_steadiness.py, docs/benchmarks.md).
 DETECT_EVERY = 10  # frames between detector runs while every face is tracked
-MIN_CUTOFF = 8.0  # Hz: the One Euro filter's cutoff for a still face (lower: steadier, slower to follow)
+MIN_CUTOFF = 16.0  # Hz: the One Euro filter's cutoff for a still face (lower: steadier, slower to follow)
 BETA = 1.0  # how fast the cutoff rises with the face's speed (per face width per second)
 D_CUTOFF = 5.0  # Hz: the low-pass on the speed estimate
 
@@ -103,6 +105,10 @@ class Track:
     filter: Any
     missed: int = 0  # frames since it was last found (0: found in this frame)
     last_box: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    # the detector's framing relative to the points' own (template) framing, at its last detection:
+    # followed crops are framed from the points through it, so they look like the crops the model
+    # was trained on (detector-framed), not like template crops
+    offset: np.ndarray = field(default_factory=lambda: np.eye(3))
     conf: np.ndarray = field(default_factory=lambda: np.zeros(NUM_KEYPOINTS, np.float32))
 
     def guess(self) -> np.ndarray:
@@ -135,11 +141,19 @@ class FaceTracker:
         s = self.settings
         return _Exponential(s.smooth) if s.smooth > 0 else OneEuroFilter(self.fps, s.min_cutoff, s.beta)
 
-    def _frame_of(self, points: np.ndarray) -> np.ndarray | None:
+    def _frame_of(self, points: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray | None:
+        """The crop framing of a face from its points: their template framing, then ``offset``."""
         try:
-            return template_matrix(points[:NUM_KEYPOINTS], self.det.rotate)
+            m = template_matrix(points[:NUM_KEYPOINTS], self.det.rotate)
         except ValueError:
             return None  # degenerate points: this track needs the detector
+        return m if offset is None else (offset @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
+
+    def _offset(self, detector_framing: np.ndarray, points: np.ndarray) -> np.ndarray:
+        m = self._frame_of(points)
+        if m is None:
+            return np.eye(3)
+        return np.vstack([detector_framing, [0.0, 0.0, 1.0]]) @ np.vstack([invert_affine(m), [0.0, 0.0, 1.0]])
 
     def __call__(self, frame: np.ndarray) -> list[dict[str, Any]]:
         s, pic = self.settings, Picture(frame)
@@ -149,7 +163,7 @@ class FaceTracker:
         # 1. every live face from its points in the previous frame (without tracking: from the detector)
         for t in waiting:
             t.missed += 1
-        followed = [(t, self._frame_of(t.guess())) for t in live] if s.track else []
+        followed = [(t, self._frame_of(t.guess(), t.offset)) for t in live] if s.track else []
         for t, m in followed:
             if m is None:
                 t.missed, lost = 1, True
@@ -185,7 +199,7 @@ class FaceTracker:
         framings = [self.det.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
         pts, conf = self.det.predict_framed(pic, framings)
         taken: set[int] = set()
-        for box, score, p, c, framing in zip(found.boxes, found.scores, pts, conf, framings, strict=True):
+        for box, score, p, c, by_detector in zip(found.boxes, found.scores, pts, conf, framings, strict=True):
             box = np.asarray(box, np.float64)
             near = [(float(box_iou(t.box()[None], box)[0]), i) for i, t in enumerate(self.tracks) if i not in taken]
             iou, i = max(near, default=(0.0, -1))
@@ -196,17 +210,16 @@ class FaceTracker:
                     if t.missed > 1:
                         t.filter = self._filter()  # it may have moved while lost: no lag from where it was
                     t.points, t.conf, t.missed = p, c, 0
-                    framing = self._frame_of(p)
-                else:
-                    framing = self._frame_of(t.points)
-                if framing is not None:
-                    t.box_in_crop = apply_affine(box.reshape(2, 2), framing)
+                    t.offset = self._offset(by_detector, p)  # (a followed face keeps its own: no jumps)
+                own = self._frame_of(t.points)
+                if own is not None:
+                    t.box_in_crop = apply_affine(box.reshape(2, 2), own)
                 t.score, t.last_box = float(score), box
             else:  # a new face: the detector says so, whatever its points' confidence
                 m = self._frame_of(p)
-                crop_box = apply_affine(box.reshape(2, 2), framing if m is None else m)
+                crop_box = apply_affine(box.reshape(2, 2), by_detector if m is None else m)
                 self.tracks.append(Track(self.next_number, p, crop_box, float(score), self._filter(), conf=c,
-                                         last_box=box))
+                                         last_box=box, offset=self._offset(by_detector, p)))
                 taken.add(len(self.tracks) - 1)
                 self.next_number += 1
         for i, t in enumerate(self.tracks):
