@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -57,11 +58,13 @@ def benchmark_data(rows: int = 7049) -> dict[str, Any]:
                 "device": device_name("cpu")}
 
 
-def _timings(fn, batch: np.ndarray, min_s: float, min_n: int) -> np.ndarray:
+def _timings(fn, batch: np.ndarray, min_s: float, min_n: int, budget_s: float = 30.0) -> np.ndarray:
+    """Seconds per call: at least ``min_n`` calls and ``min_s`` seconds, but never past ``budget_s``
+    once one timed call is in (a slow model on a slow machine still finishes)."""
     fn(batch)  # warm-up
-    fn(batch)
     times, start = [], time.perf_counter()
-    while len(times) < min_n or time.perf_counter() - start < min_s:
+    while not times or (len(times) < min_n or time.perf_counter() - start < min_s) and \
+            time.perf_counter() - start < budget_s:
         t0 = time.perf_counter()
         fn(batch)
         times.append(time.perf_counter() - t0)
@@ -103,6 +106,7 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
         one, many = rng.integers(0, 256, (1, 96, 96), np.uint8), rng.integers(0, 256, (batch, 96, 96), np.uint8)
         out: dict[str, Any] = {}
         for name, fn in backends.items():
+            print(f"benchmark infer: {name} (latency, then throughput; at most ~1 min)", file=sys.stderr)
             lat = _timings(fn, one, seconds, 50) * 1000
             thr = _timings(fn, many, seconds, 3)
             out[name] = {"latency_ms_p50": float(np.percentile(lat, 50)),
