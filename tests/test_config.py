@@ -25,9 +25,11 @@ def test_unknown_key_suggests_the_closest():
         parse_overrides(["epochs"])
 
 
-def test_every_recipe_resolves():
-    for name in RECIPES:
-        make_config(name)
+def test_every_recipe_resolves_to_its_own_keys():
+    for name, keys in RECIPES.items():
+        cfg = make_config(name)
+        assert cfg.recipe == name
+        assert all(getattr(cfg, k) == v for k, v in keys.items()), name  # the recipe's keys, none lost
 
 
 def test_the_config_knows_as_many_views_as_tta_has():

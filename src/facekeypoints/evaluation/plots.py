@@ -15,7 +15,7 @@ from ..fileio import atomic_write  # noqa: E402
 from ..keypoints import KEYPOINT_NAMES  # noqa: E402
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
     path = Path(path)
     out = atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format=path.suffix[1:] or "png"))
     plt.close(fig)
@@ -44,7 +44,7 @@ def face_grid(
             ax.scatter(pred[i, :, 0], pred[i, :, 1], s=10, c="red", marker="x", linewidths=0.8)
         if titles is not None:
             ax.set_title(titles[i], fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def learning_curves(path: str | Path, history: list[dict]) -> Path:
@@ -57,7 +57,7 @@ def learning_curves(path: str | Path, history: list[dict]) -> Path:
     b.set(xlabel="epoch", ylabel="RMSE (px)", yscale="log", title="validation RMSE")
     for ax in (a, b):
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def per_keypoint_bars(path: str | Path, per_keypoint: dict[str, float]) -> Path:
@@ -67,7 +67,7 @@ def per_keypoint_bars(path: str | Path, per_keypoint: dict[str, float]) -> Path:
     ax.barh(names[::-1], [per_keypoint[n] for n in names[::-1]], color="tab:blue")
     ax.set(xlabel="RMSE (px)", title="test RMSE per keypoint")
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def show_dataset(path: str | Path, output: str | Path = "faces.png", n: int = 16, seed: int = 0) -> Path:

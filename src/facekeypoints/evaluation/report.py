@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write_text
-from .plots import _save, plt
+from .plots import plt, save_figure
 
 
 def _img(path: Path) -> str:
@@ -43,7 +43,7 @@ def ced_curve(path: Path, nme: list[float | None], label: str = "model") -> Path
            xlim=(0, 100 * top), title="cumulative error distribution")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _oof_section(run: Path) -> str:
