@@ -33,7 +33,7 @@ from ..geometry import apply_affine, invert_affine, template_matrix
 from ..keypoints import NUM_KEYPOINTS
 from .detect import Picture, box_iou
 
-# Chosen on validation clips (YT15 val people, held-out wild-68 photo ids) (benchmarks/video_steadiness.py, docs/benchmarks.md).
+# Chosen on validation clips: YT15 val people, held-out wild-68 photo ids (benchmarks/video_steadiness.py).
 DETECT_EVERY = 10  # frames between detector runs while every face is tracked
 MIN_CUTOFF = 16.0  # Hz: the One Euro filter's cutoff for a still face (lower: steadier, slower to follow)
 BETA = 1.0  # how fast the cutoff rises with the face's speed (per face width per second)
