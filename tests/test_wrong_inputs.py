@@ -114,6 +114,7 @@ CASES = [
     ("predict: --names without --save-images", "predict --model {p}/m --names", "--save-images", 2),
     ("predict: --workers 0", "predict --model {p}/m --workers 0", "--workers", 2),
     ("predict: --ray with --save-images", "predict --model {p}/m --ray --save-images {p}/out", "--ray", 2),
+    ("predict: --ray with a video option", "predict --model {p}/m --ray --detect-every 3", "video option", 2),
     ("predict: --resume on a file that is no predict output", "predict --model {p}/m -o {p}/lookup.csv --resume",
      "not a predict record", 2),
 ]

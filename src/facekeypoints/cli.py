@@ -400,12 +400,15 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError("--names labels the saved pictures: it needs --save-images DIR")
     if args.resume and not args.output:
         raise ValueError("--resume continues an output file: pass -o FILE (the JSONL of the run to continue)")
+    video = VideoSettings(track=not args.no_track, detect_every=args.detect_every, min_cutoff=args.min_cutoff,
+                          beta=args.beta, smooth=args.smooth)
     det = KeypointDetector.from_pretrained(args.model, device=args.device, backend=args.backend,
                                            detector=args.detector, min_score=args.min_score,
                                            detect_side=args.detect_size, points=args.points)
     if args.ray:
-        for flag, value in (("--save-images", args.save_images), ("--smooth", args.smooth),
-                            ("--format csv", args.format == "csv")):
+        for flag, value in (("--save-images", args.save_images), ("--format csv", args.format == "csv"),
+                            ("a video option (--no-track, --detect-every, --min-cutoff, --beta, --smooth)",
+                             video != VideoSettings())):
             if value:
                 raise ValueError(f"{flag} is not available with --ray (it writes JSONL records only)")
         try:
@@ -415,8 +418,6 @@ def _predict(args: argparse.Namespace) -> int:
         summary = predict_on_ray(args.paths, det.settings, sys.stdout, args.output, args.resume,
                                  None if args.ray == "local" else args.ray, args.workers)
     else:
-        video = VideoSettings(track=not args.no_track, detect_every=args.detect_every, min_cutoff=args.min_cutoff,
-                              beta=args.beta, smooth=args.smooth)
         summary = run_predict(args.paths, det, sys.stdout, args.format, args.save_images, args.names,
                               workers=args.workers, output=args.output, resume=args.resume, video=video)
     done = f", {summary['skipped_done']} inputs already done (--resume)" if args.resume else ""

@@ -42,7 +42,7 @@ def train(cfg: TrainConfig | None = None, *, evaluate_test: bool = True, **kwarg
 
     A config with ``folds=K`` (or ``resume=`` a k-fold parent) trains the K folds (``train_folds``)."""
     resume = kwargs.get("resume")
-    if resume is not None and _is_parent(Path(resume)) or cfg is not None and cfg.folds and cfg.fold < 0:
+    if (resume is not None and _is_parent(Path(resume))) or (cfg is not None and cfg.folds and cfg.fold < 0):
         return train_folds(cfg, evaluate_test=evaluate_test, **kwargs)
     run = fit(cfg, **kwargs)
     if evaluate_test and os.environ.get("RANK", "0") == "0" and (run / "model.safetensors").exists():

@@ -92,3 +92,5 @@ def test_video_records_carry_track_numbers_and_photos_do_not(face_photo, tmp_pat
     photo = [r for r in recs if r.get("frame") is None]
     assert len(video) == 5 and all(f["track"] == 0 for r in video for f in r["faces"])
     assert photo and all("track" not in f for r in photo for f in r["faces"])
+    assert main(["predict", str(face_photo), "--model", "fast", "--detect-every", "3"]) == 0
+    assert "apply to videos only" in capsys.readouterr().err  # not silently ignored on photos

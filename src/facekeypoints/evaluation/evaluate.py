@@ -40,11 +40,11 @@ def evaluate(model_path: str | Path | list[str | Path], data: str | Path, split:
     if len(seeds) > 1:
         raise ValueError(f"the checkpoints were trained on different splits (split_seed {sorted(seeds)})")
     seed = seeds.pop()
-    folds = {json.dumps(fold_args(m.get("config") or {})) for _, m in models}
-    if len(folds) > 1 and part != "test":
+    folds = [fold_args(m.get("config") or {}) for _, m in models]
+    if part != "test" and any(f != folds[0] for f in folds):
         raise ValueError(f"the checkpoints validate on different folds; their {part} parts differ (the test part "
                          "is the same: evaluate on it)")
-    fold = json.loads(folds.pop()) if part != "test" else {}
+    fold = folds[0] if part != "test" else {}
     idx = make_split(len(ds), split, seed, ds.identities, **fold)[part]
     true = ds.keypoints[idx]
     learnt = set().union(*(m.get("training_faces", []) for _, m in models))

@@ -276,6 +276,9 @@ def run_predict(paths: list[str], det: KeypointDetector, out: TextIO | None = No
         skipped = sum(1 for i in items if str(i.path) in done)
         items = [i for i in items if str(i.path) not in done]
     items, renamed = _unique_targets(items)
+    if video != VideoSettings() and items and not any(i.path.suffix.lower() in VIDEO_EXTS for i in items):
+        print("note: the video options (tracking, filter, --smooth) apply to videos only; no input is a video",
+              file=sys.stderr)
     if workers is None:  # the usable cores, but a worker only for every INPUTS_PER_WORKER inputs (starting one
         workers = min(usable_cores(), -(-len(items) // INPUTS_PER_WORKER))  # costs seconds: not for 3 photos)
     workers = max(1, min(workers, len(items)))

@@ -287,9 +287,10 @@ def _onnx_graph(name_or_path: str | Path, meta: dict[str, Any], points: int) -> 
     else the one exported into the cache (keyed by the weights' hash), exporting it once (torch)."""
     shipped = meta.get("onnx")
     if shipped and (points == NUM_KEYPOINTS or shipped.get("points") == NUM_WITH_68):
-        path = resolve_checkpoint(name_or_path).parent / shipped["file"]
+        card = resolve_checkpoint(name_or_path)
+        path = card.parent / shipped["file"]
         if not path.exists():
-            raise CheckpointError(f"{path}: the ONNX graph named in {resolve_checkpoint(name_or_path).name} is missing")
+            raise CheckpointError(f"{path}: the ONNX graph named in {card.name} is missing")
         if sha256_file(path) != shipped.get("sha256"):
             raise CheckpointError(f"{path}: does not match the sha256 in its card (truncated or replaced?)")
         return path

@@ -114,18 +114,8 @@ class Track:
     def guess(self) -> np.ndarray:
         """Where the points will be in the next frame: the filtered points moved on by their filtered
         speed (the raw points and their raw step would carry the network's noise into the crop)."""
-        step = getattr(self.filter, "step", None)
-        return self.points if step is None or step() is None else self.filter.x + step()
-
-    def box(self) -> np.ndarray:
-        """The box that moves with the face: the detection box, carried by the points' framing (the
-        last such box while the points are degenerate)."""
-        try:
-            m = template_matrix(self.points[:NUM_KEYPOINTS])
-        except ValueError:
-            return self.last_box
-        self.last_box = apply_affine(self.box_in_crop, invert_affine(m)).reshape(-1)
-        return self.last_box
+        step = self.filter.step() if isinstance(self.filter, OneEuroFilter) else None
+        return self.points if step is None else self.filter.x + step
 
 
 class FaceTracker:
@@ -147,13 +137,20 @@ class FaceTracker:
             m = template_matrix(points[:NUM_KEYPOINTS], self.det.rotate)
         except ValueError:
             return None  # degenerate points: this track needs the detector
-        return m if offset is None else (offset @ np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
+        return m if offset is None else (offset @ _square(m))[:2]
 
     def _offset(self, detector_framing: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The detector's framing relative to the points' own: ``detector = offset @ own``."""
         m = self._frame_of(points)
-        if m is None:
-            return np.eye(3)
-        return np.vstack([detector_framing, [0.0, 0.0, 1.0]]) @ np.vstack([invert_affine(m), [0.0, 0.0, 1.0]])
+        return np.eye(3) if m is None else _square(detector_framing) @ _square(invert_affine(m))
+
+    def _box(self, t: Track) -> np.ndarray:
+        """The box that moves with the face: the detection box, carried by the points' own framing
+        (the last such box while the points are degenerate)."""
+        m = self._frame_of(t.points)
+        if m is not None:
+            t.last_box = apply_affine(t.box_in_crop, invert_affine(m)).reshape(-1)
+        return t.last_box
 
     def __call__(self, frame: np.ndarray) -> list[dict[str, Any]]:
         s, pic = self.settings, Picture(frame)
@@ -186,7 +183,7 @@ class FaceTracker:
         self.frame += 1
         faces = []
         for t in sorted((t for t in self.tracks if t.missed == 0), key=lambda t: -t.score):
-            box = t.box()
+            box = self._box(t)
             steady = t.filter(t.points, float(box[2] - box[0]))
             faces.append({**self.det.face_record(apply_box(box, t.points, steady), t.score, steady, t.conf),
                           "track": t.number})
@@ -199,9 +196,10 @@ class FaceTracker:
         framings = [self.det.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
         pts, conf = self.det.predict_framed(pic, framings)
         taken: set[int] = set()
+        known = [self._box(t) for t in self.tracks]  # where each track's face is now (new tracks are taken)
         for box, score, p, c, by_detector in zip(found.boxes, found.scores, pts, conf, framings, strict=True):
             box = np.asarray(box, np.float64)
-            near = [(float(box_iou(t.box()[None], box)[0]), i) for i, t in enumerate(self.tracks) if i not in taken]
+            near = [(float(box_iou(b[None], box)[0]), i) for i, b in enumerate(known) if i not in taken]
             iou, i = max(near, default=(0.0, -1))
             if iou >= 0.3:  # a face we know: keep its number; a followed face keeps its own points
                 t = self.tracks[i]
@@ -229,12 +227,18 @@ class FaceTracker:
     def _drop_duplicates(self) -> None:
         """Two live tracks on one face (they ran into each other): the younger goes."""
         live = sorted((t for t in self.tracks if t.missed == 0), key=lambda t: t.number)
+        boxes = [self._box(t) for t in live]
         gone = set()
-        for a_i, a in enumerate(live):
-            for b in live[a_i + 1 :]:
-                if id(b) not in gone and box_iou(a.box()[None], b.box())[0] > 0.6:
-                    gone.add(id(b))
+        for a in range(len(live)):
+            for b in range(a + 1, len(live)):
+                if id(live[b]) not in gone and box_iou(boxes[a][None], boxes[b])[0] > 0.6:
+                    gone.add(id(live[b]))
         self.tracks = [t for t in self.tracks if id(t) not in gone]
+
+
+def _square(m: np.ndarray) -> np.ndarray:
+    """A ``(2, 3)`` affine as ``(3, 3)``, to compose with ``@``."""
+    return np.vstack([m, [0.0, 0.0, 1.0]])
 
 
 def apply_box(box: np.ndarray, raw: np.ndarray, steady: np.ndarray) -> np.ndarray:
