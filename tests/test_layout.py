@@ -6,7 +6,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "facekeypoints"
 LAYERS = [
-    {"keypoints", "fileio", "geometry", "warps", "devices"},
+    {"keypoints", "fileio", "imaging", "geometry", "warps", "devices"},
     {"data"},
     {"models"},
     {"config", "cards", "checkpoint"},

@@ -536,8 +536,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, CheckpointError, ValueError) as e:
         print(f"facekeypoints {args.mode}: error: {e}", file=sys.stderr)
         return 2
-    except ModuleNotFoundError as e:
-        if e.name not in TRAIN_EXTRA:
+    except ImportError as e:
+        if e.name == "cv2" and not isinstance(e, ModuleNotFoundError):  # imaging.require_opencv's one line
+            print(f"facekeypoints {args.mode}: error: {e}", file=sys.stderr)
+            return 2
+        if not isinstance(e, ModuleNotFoundError) or e.name not in TRAIN_EXTRA:
             raise
         print(f"facekeypoints {args.mode}: error: this mode needs the [train] extra ({e.name} is not installed; "
               "the base install runs predict and serve on the CPU): pip install 'facekeypoints[train]'",

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# Every still-image type OpenCV decodes here (folder scans and `predict` take the same set).
+# Every still-image type Pillow decodes here (imaging.decode) (folder scans and `predict` take the same set).
 IMAGE_EXTS: frozenset[str] = frozenset({
     ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm",
-    ".sr", ".ras", ".jp2", ".hdr", ".pic", ".pfm", ".avif",
+    ".sr", ".ras", ".jp2", ".avif", ".gif", ".qoi", ".tga",
 })
 
 

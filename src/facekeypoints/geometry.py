@@ -3,15 +3,15 @@
 Training crops (``data convert``) are axis-aligned: a point ``p`` of the source image lands
 at ``scale * p + shift`` in the crop. At inference a framing is a ``(2, 3)`` affine matrix
 ``M`` (``crop = M @ [p, 1]``), so it may also turn a tilted face upright; points found in
-the crop go back through ``invert_affine(M)``. NumPy and OpenCV only (the photo path runs without
-torch); the same geometry on batches of tensors is ``warps.py``.
+the crop go back through ``invert_affine(M)``. NumPy only (the pixels: ``imaging.py``; the photo path
+runs without torch or OpenCV); the same geometry on batches of tensors is ``warps.py``.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from .imaging import invert_affine, pyr_down, to_gray, warp_affine  # noqa: F401 - to_gray re-exported
 from .keypoints import INDEX
 
 # Where the Kaggle faces put four keypoints on average (96x96 frame); ``data convert``
@@ -52,21 +52,6 @@ def template_matrix(keypoints15: np.ndarray, rotate: bool = False) -> np.ndarray
     return fit_similarity(np.asarray(keypoints15)[idx], np.array(list(KAGGLE_TEMPLATE.values())))
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 grayscale."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        return image
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    if image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return image[..., 0]
-
-
 def scale_shift_matrix(scale: float, shift: np.ndarray) -> np.ndarray:
     """The ``(2, 3)`` matrix of ``x_crop = scale * x_src + shift``."""
     tx, ty = np.asarray(shift, np.float64)
@@ -86,11 +71,6 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         raise ValueError("keypoints are mirrored or collapsed: cannot fit a framing")
     rot = np.array([[a, -b], [b, a]])
     return np.c_[rot, dst.mean(0) - rot @ src.mean(0)]
-
-
-def invert_affine(m: np.ndarray) -> np.ndarray:
-    """The inverse of a ``(2, 3)`` affine matrix."""
-    return cv2.invertAffineTransform(np.asarray(m, np.float64))
 
 
 def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -119,10 +99,9 @@ def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96) -> np.ndarray:
     roi = image[cy0:cy1, cx0:cx1]
     a, t = m[:, :2].copy(), m[:, 2] + m[:, :2] @ np.array([cx0, cy0])  # now maps roi coordinates
     while scale < 0.5 and min(roi.shape[:2]) >= 4:
-        roi = cv2.pyrDown(roi)
+        roi = pyr_down(roi)
         a, scale = a * 2.0, scale * 2.0
-    return cv2.warpAffine(roi, np.c_[a, t], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=0)
+    return warp_affine(roi, np.c_[a, t], size)
 
 
 def crop_face(gray: np.ndarray, scale: float, shift: np.ndarray, size: int = 96) -> np.ndarray:

@@ -43,11 +43,10 @@ class KeypointPredictor:
     batch with a ``bytes`` column (and a ``path`` column naming them) or a ``path`` column alone."""
 
     def __init__(self, model: str = "default", **settings: Any):
-        import cv2
-        import torch
+        if settings.get("backend") == "torch":  # onnxruntime (the default) gets threads=1 below
+            import torch
 
-        torch.set_num_threads(1)  # one actor per CPU it is given: no thread pools fighting for cores
-        cv2.setNumThreads(1)
+            torch.set_num_threads(1)  # one actor per CPU it is given: no thread pools fighting for cores
         settings.setdefault("threads", 1)
         model = settings.pop("name_or_path", model)  # a detector's own settings name their model so
         self.det = KeypointDetector.from_pretrained(model, **settings)

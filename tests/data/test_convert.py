@@ -159,7 +159,8 @@ def test_unreadable_image_is_skipped_with_its_reason(tmp_path):
     (src / "training" / "Person_A_00.png").write_bytes(b"\x89PNG broken")
     summary = convert_68(src, tmp_path / "out", progress=False)
     assert summary["faces"] == 1
-    assert [s["reason"] for s in summary["skipped"]] == ["training/Person_A_00.png: not a readable image"]
+    assert [s["reason"] for s in summary["skipped"]] == [
+        "training/Person_A_00.png: not a readable image (not an image format Pillow knows)"]
 
 
 def test_pts_round_trip_puts_a_marked_pixel_at_its_0_based_index(tmp_path):

@@ -1,7 +1,7 @@
-"""The light install: the photo path (predict, serve, KeypointDetector) never imports torch.
+"""The light install: the photo path (predict, serve, KeypointDetector) never imports torch or OpenCV.
 
-These tests run in the full environment (torch hidden from a subprocess) and in CI's base-only
-virtual environment, where torch is not installed at all (.ci/run).
+These tests run in the full environment (torch and OpenCV hidden from a subprocess) and in CI's
+base-only virtual environment, where neither is installed at all (.ci/run).
 """
 
 import json
@@ -14,8 +14,8 @@ import pytest
 from facekeypoints.cards import bundled_path, read_card
 from facekeypoints.fileio import sha256_file
 
-TRAIN_ONLY = ("torch", "pandas", "matplotlib", "safetensors", "onnx")
-# Runs the CLI with the [train] extra's packages unimportable, then says which of them got loaded.
+TRAIN_ONLY = ("torch", "pandas", "matplotlib", "safetensors", "onnx", "cv2")  # [train], and [video]'s OpenCV
+# Runs the CLI with the [train] and [video] extras' packages unimportable, then says which of them got loaded.
 HIDE = f"""
 import sys
 class Hide:
@@ -51,6 +51,22 @@ def test_modes_that_need_training_packages_name_the_extra(tmp_path):
     assert out.returncode == 2 and "[train] extra" in out.stderr and "Traceback" not in out.stderr
     out = _cli("predict", "--backend", "torch")
     assert out.returncode == 2 and "backend torch needs PyTorch" in out.stderr
+    out = _cli("predict", "--detector", "haar")
+    assert out.returncode == 2 and "haar detector needs OpenCV" in out.stderr and "[video]" in out.stderr
+
+
+def test_a_video_without_opencv_is_reported_and_the_photos_still_run(tmp_path):
+    from facekeypoints.imaging import encode
+    from facekeypoints.photos.sample import sample_image
+
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 64)
+    (tmp_path / "faces.png").write_bytes(encode(sample_image(), ".png"))
+    out = _cli("predict", str(tmp_path), "--model", "fast")
+    assert out.returncode == 0, out.stderr
+    recs = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in out.stdout.splitlines()}
+    assert len(recs["faces.png"]["faces"]) == 2
+    assert "video needs OpenCV" in recs["clip.mp4"]["error"] and "[video]" in recs["clip.mp4"]["error"]
+    assert "LOADED []" in out.stderr
 
 
 @pytest.mark.parametrize("name", ["default", "fast"])

@@ -102,11 +102,11 @@ def test_framer_puts_the_five_landmarks_on_the_template_also_when_tilted():
                        Framer(90, 0.5, 0.5).framing(box))
 
 
-def test_vendored_yunet_is_the_upstream_file():
+def test_vendored_yunet_is_the_made_graph():
     from importlib import resources
 
-    with resources.as_file(resources.files("facekeypoints") / "assets" / "yunet_2023mar_int8bq.onnx") as p:
-        assert p.stat().st_size == 122_489 and sha256_file(p) == YUNET_SHA256
+    with resources.as_file(resources.files("facekeypoints") / "assets" / "yunet_2023mar.onnx") as p:
+        assert p.stat().st_size == 251_444 and sha256_file(p) == YUNET_SHA256
 
 
 def test_yunet_finds_a_real_face_with_five_landmarks_in_order(face_photo):

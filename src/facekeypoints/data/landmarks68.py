@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from ..fileio import IMAGE_EXTS, DataError
+from ..imaging import ImageDecodeError, decode
 
 
 @dataclass
@@ -211,10 +211,10 @@ def _faces(files: _Files, root: Path, bad: list[tuple[str, str]]) -> Iterator[Fa
 
 
 def decode_image(raw: bytes, name: str) -> np.ndarray:
-    """Decode image bytes (any format OpenCV reads) as stored: the grid the points refer to."""
+    """Decode image bytes as stored (no EXIF turn: the grid the points refer to), as uint8 BGR."""
     if not raw:
         raise DataError(f"{name}: empty file")
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DataError(f"{name}: not a readable image")
-    return img
+    try:
+        return decode(raw, exif=False)
+    except ImageDecodeError as e:
+        raise DataError(f"{name}: not a readable image ({e})") from None

@@ -27,10 +27,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TextIO
 
-import cv2
 from tqdm import tqdm
 
 from ..fileio import IMAGE_EXTS, DataError
+from ..imaging import require_opencv
 from ..keypoints import KEYPOINT_NAMES
 from .detect import read_picture
 from .draw import draw, save_image
@@ -114,8 +114,9 @@ def image_record(det: KeypointDetector, item: Input, save_images: str | None, na
     return picture_record(det, item.path, item.path, Path(save_images) / item.rel if save_images else None, names)
 
 
-def _video_writer(final: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter, Path, Path]:
+def _video_writer(final: Path, fps: float, size: tuple[int, int]) -> tuple[Any, Path, Path]:
     """A writer in the input's container where OpenCV writes it (mp4 stays mp4), else MJPG .avi."""
+    cv2 = require_opencv("video")
     for suffix in (final.suffix.lower(), ".avi"):
         fourcc = VIDEO_FOURCC.get(suffix)
         if fourcc is None:
@@ -134,6 +135,11 @@ def video_records(det: KeypointDetector, item: Input, save_images: str | None, n
     """One record per frame (``frame``, ``time_s`` added); optionally an annotated copy of the video,
     in the input's container where OpenCV can write it (else ``.avi``; the summary says which)."""
     path = item.path
+    try:
+        cv2 = require_opencv("video")
+    except ImportError as e:
+        yield record(path, error=f"{path}: {e}")
+        return
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         yield record(path, error=f"{path}: cannot open video")
@@ -229,7 +235,6 @@ def _worker_init(settings: dict[str, Any], save_images: str | None, names: bool,
         import torch
 
         torch.set_num_threads(1)  # one core per worker: the workers share the machine, not a thread pool
-    cv2.setNumThreads(1)
     _WORKER.update(det=KeypointDetector.from_pretrained(**settings, threads=1), save_images=save_images,
                    names=names, video=video)
 

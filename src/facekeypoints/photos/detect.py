@@ -4,10 +4,15 @@ Detectors share one small interface: ``detector(image) -> Detections`` (boxes, s
 where the detector gives them, 5 landmarks: the subject's right eye, left eye, nose tip,
 right and left mouth corners). Two ship inside the package, nothing is downloaded:
 
-- ``yunet`` (default): OpenCV's YuNet (2023mar, int8 block-quantised, 122 KB, MIT), run by
-  ``cv2.FaceDetectorYN`` from opencv-python-headless. Its weights are vendored in
-  ``assets/`` and checked against their sha256 when loaded (provenance: docs/predict.md).
-- ``haar``: OpenCV's frontal-face Haar cascade (no landmarks; boxes only).
+- ``yunet`` (default): OpenCV's YuNet (2023mar, MIT), run by onnxruntime: the graph in
+  ``assets/`` is OpenCV's int8 file with its weights dequantized and its input size freed
+  (``benchmarks/make_yunet_graph.py``), checked against its sha256 when loaded. Its outputs are
+  decoded here exactly as ``cv2.FaceDetectorYN`` decodes them (same boxes, landmarks and scores;
+  provenance and the check: docs/predict.md). No OpenCV needed.
+- ``haar``: OpenCV's frontal-face Haar cascade (no landmarks; boxes only; needs OpenCV).
+
+Pixels (decoding, grey, shrinking) come from ``imaging.py``: NumPy and Pillow, the same bytes as
+the OpenCV calls they replaced.
 
 A ``Framer`` turns a detection into the ``(2, 3)`` affine framing of the crop: from the 5
 landmarks, fitted onto where those points sit in ``data convert``'s training crops (the
@@ -19,13 +24,11 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..fileio import DataError, sha256_file
@@ -36,16 +39,17 @@ from ..geometry import (
     fit_similarity,
     invert_affine,
     scale_shift_matrix,
-    to_gray,
 )
+from ..imaging import ImageDecodeError, as_bgr, decode, require_opencv, shrink_area, to_gray
 
 MAX_PIXELS = 100_000_000  # larger images are refused (decompression bombs)
 DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only (Haar; YuNet's second look)
 YUNET_SIDE = 320  # the long side YuNet sees first (again at DETECT_MAX_SIDE when it finds nothing)
 DEFAULT_MIN_SCORE = {"yunet": 0.6, "haar": 0.0}  # faces scoring under this are never reported
 FIVE_POINTS = ("right_eye_center", "left_eye_center", "nose_tip", "mouth_right_corner", "mouth_left_corner")
-YUNET_FILE = "yunet_2023mar_int8bq.onnx"
-YUNET_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
+YUNET_FILE = "yunet_2023mar.onnx"  # made by benchmarks/make_yunet_graph.py from OpenCV's int8bq file
+YUNET_SHA256 = "f4207688ee262fcc24499ae772fc8498f0273ed929b6a807758d9b9061235072"
+YUNET_STRIDES = (8, 16, 32)
 
 
 def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None = None,
@@ -57,10 +61,10 @@ def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None =
     """
     if isinstance(source, np.ndarray):
         source = _as_uint8(source)
-        return _as_bgr(source) if color else to_gray(source)
+        return as_bgr(source) if color else to_gray(source)
     if hasattr(source, "convert") and hasattr(source, "size"):  # a PIL image (RGB order)
         if color:
-            return cv2.cvtColor(np.asarray(source.convert("RGB")), cv2.COLOR_RGB2BGR)
+            return np.ascontiguousarray(np.asarray(source.convert("RGB"))[..., ::-1])
         return np.asarray(source.convert("L"))
     name, raw = _raw(source, name)
     _header(raw, name)
@@ -101,14 +105,13 @@ def _raw(source: str | Path | bytes, name: str | None) -> tuple[str, bytes]:
     return name, raw
 
 
-def _decode(raw: bytes, name: str, color: bool, flags: int | None = None) -> np.ndarray:
-    """OpenCV's decode of checked bytes, to uint8 gray or BGR (``flags``: e.g. a reduced decode)."""
-    if flags is None:
-        flags = (cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE) | cv2.IMREAD_ANYDEPTH
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)
-    if img is None:
-        raise DataError(f"{name}: not a readable image")
-    return _as_bgr(img) if color else to_gray(img)
+def _decode(raw: bytes, name: str, color: bool, reduce: int = 1) -> np.ndarray:
+    """Checked bytes to uint8 gray or BGR (``reduce``: a JPEG decoded at 1/2, 1/4 or 1/8)."""
+    try:
+        img = decode(raw, reduce)
+    except ImageDecodeError as e:
+        raise DataError(f"{name}: not a readable image ({e})") from None
+    return img if color else to_gray(img)
 
 
 class Picture:
@@ -153,24 +156,9 @@ def read_picture(source: str | Path | bytes | np.ndarray | Any, name: str | None
     name, raw = _raw(source, name)
     size = _header(raw, name)  # the full image's (h, w) after EXIF orientation, None if PIL cannot tell
     factor = next((r for r in (8, 4, 2) if size and max(size) / r >= detect_side), 1)
-    if factor == 1 or raw[:3] != b"\xff\xd8\xff":  # small, or not a JPEG (OpenCV reduces only those)
+    if factor == 1 or raw[:3] != b"\xff\xd8\xff":  # small, or not a JPEG (libjpeg reduces only those)
         return Picture(_decode(raw, name, color=True), name=name)
-    flags = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
-    return Picture(_decode(raw, name, color=True, flags=flags), raw, factor, name, size)
-
-
-def _as_bgr(image: np.ndarray) -> np.ndarray:
-    """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 BGR."""
-    if image.dtype != np.uint8 or image.ndim == 2 or image.shape[2] != 3:
-        if image.ndim == 3 and image.shape[2] == 4:
-            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-        if image.dtype == np.uint16:
-            image = (image >> 8).astype(np.uint8)
-        elif image.dtype != np.uint8:
-            image = np.clip(image, 0, 255).astype(np.uint8)
-        if image.ndim == 2 or image.shape[2] == 1:
-            image = cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
-    return image
+    return Picture(_decode(raw, name, color=True, reduce=factor), raw, factor, name, size)
 
 
 def _header(raw: bytes, name: str) -> tuple[int, int] | None:
@@ -184,7 +172,7 @@ def _header(raw: bytes, name: str) -> tuple[int, int] | None:
             turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # a quarter turn swaps the sides
     except Image.DecompressionBombError:
         raise DataError(f"{name}: image too large (decompression bomb guard)") from None
-    except Exception:  # noqa: BLE001 - formats PIL does not know are left to OpenCV
+    except Exception:  # noqa: BLE001 - not an image: the decoder says so, naming the file
         return None
     if w * h > MAX_PIXELS:
         raise DataError(f"{name}: image too large ({w}x{h} > {MAX_PIXELS:,} pixels)")
@@ -216,44 +204,85 @@ def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     f = min(1.0, max_side / max(h, w))
     if f >= 1:
         return image, 1.0
-    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA), f
+    return shrink_area(image, max(1, round(w * f)), max(1, round(h * f))), f
 
 
 class YuNetDetector:
-    """OpenCV's YuNet face detector with its 5 landmarks (``cv2.FaceDetectorYN``).
+    """OpenCV's YuNet face detector with its 5 landmarks, run by onnxruntime.
 
     Images are shrunk to ``max_side`` for detection (YuNet finds faces of about 10 to 300
     pixels at the size it sees; its time grows with the pixels it sees); when nothing is found
     there, once more at ``retry_side``, for small faces in a large photo. Faces scoring under
-    ``min_score`` are dropped.
+    ``min_score`` are dropped. ``threads``: onnxruntime's threads (0: its choice).
     """
 
     name = "yunet"
 
     def __init__(self, min_score: float = DEFAULT_MIN_SCORE["yunet"], max_side: int = YUNET_SIDE,
-                 retry_side: int = DETECT_MAX_SIDE,
-                 nms: float = 0.3, top_k: int = 100):
+                 retry_side: int = DETECT_MAX_SIDE, nms: float = 0.3, top_k: int = 100, threads: int = 0):
+        import onnxruntime as ort
+
         with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
             if not path.exists() or sha256_file(path) != YUNET_SHA256:
-                raise RuntimeError(f"{path}: the vendored YuNet weights are missing or altered "
+                raise RuntimeError(f"{path}: the vendored YuNet graph is missing or altered "
                                    f"(expected sha256 {YUNET_SHA256}); reinstall facekeypoints")
-            self.net = cv2.FaceDetectorYN.create(str(path), "", (max_side, max_side), min_score, nms, top_k)
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3  # the graph's unused shape constants are not news to a user
+            if threads:
+                opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
         self.min_score, self.max_side, self.retry_side = min_score, max_side, retry_side
-        self._lock = threading.Lock()  # the OpenCV object keeps the input size as state
+        self.nms, self.top_k = nms, top_k
 
     def _detect(self, bgr: np.ndarray, max_side: int) -> np.ndarray:
         small, f = _shrink(bgr, max_side)
-        with self._lock:
-            self.net.setInputSize((small.shape[1], small.shape[0]))
-            _, out = self.net.detect(small)
-        if out is None:
-            return np.zeros((0, 15), np.float32)
-        out = out.astype(np.float32)
+        out = self.decode(small)
         out[:, :14] /= f
         return out
 
+    def decode(self, bgr: np.ndarray) -> np.ndarray:
+        """Faces ``(N, 15)`` in a BGR image as YuNet sees it: x, y, w, h, 5 landmarks, score, as
+        ``cv2.FaceDetectorYN.detect`` returns them (the same decoding and non-maximum suppression)."""
+        h, w = bgr.shape[:2]
+        ph, pw = (h - 1) // 32 * 32 + 32, (w - 1) // 32 * 32 + 32  # padded to whole 32-px cells, black
+        blob = np.zeros((1, 3, ph, pw), np.float32)
+        blob[0, :, :h, :w] = bgr.transpose(2, 0, 1)
+        res = dict(zip(self.outputs, self.session.run(self.outputs, {"input": blob}), strict=True))
+        faces = []
+        for s in YUNET_STRIDES:
+            rows, cols = np.divmod(np.arange((ph // s) * (pw // s)), pw // s)
+            c, r, st = cols.astype(np.float32)[:, None], rows.astype(np.float32)[:, None], np.float32(s)
+            score = np.sqrt(np.clip(res[f"cls_{s}"][0], 0, 1) * np.clip(res[f"obj_{s}"][0], 0, 1))
+            box, kps = res[f"bbox_{s}"][0], res[f"kps_{s}"][0]
+            wh = np.exp(box[:, 2:4]) * st
+            xy = (np.c_[c, r] + box[:, :2]) * st - wh / np.float32(2)
+            lm = (kps.reshape(-1, 5, 2) + np.c_[c, r][:, None, :]) * st
+            faces.append(np.c_[xy, wh, lm.reshape(-1, 10), score])
+        faces = np.concatenate(faces).astype(np.float32)
+        return faces[self._suppress(faces)]
+
+    def _suppress(self, faces: np.ndarray) -> list[int]:
+        """OpenCV's ``NMSBoxes`` as YuNet calls it: scores above the threshold, the ``top_k``
+        best (stable order), greedy suppression by IoU of the boxes cut to whole pixels."""
+        cand = np.flatnonzero(faces[:, 14] > self.min_score)
+        cand = cand[np.argsort(-faces[cand, 14], kind="stable")][: self.top_k]
+        x, y = np.trunc(faces[cand, 0]), np.trunc(faces[cand, 1])
+        w, h = np.trunc(faces[cand, 2]), np.trunc(faces[cand, 3])
+        keep: list[int] = []
+        for i in range(len(cand)):
+            if keep:
+                k = np.array(keep)
+                iw = np.clip(np.minimum(x[i] + w[i], x[k] + w[k]) - np.maximum(x[i], x[k]), 0, None)
+                ih = np.clip(np.minimum(y[i] + h[i], y[k] + h[k]) - np.maximum(y[i], y[k]), 0, None)
+                inter = iw * ih
+                if (inter / (w[i] * h[i] + w[k] * h[k] - inter)).max() > self.nms:
+                    continue
+            keep.append(i)
+        return [int(cand[i]) for i in keep]
+
     def __call__(self, image: np.ndarray) -> Detections:
-        bgr = image if image.ndim == 3 and image.shape[2] == 3 else _as_bgr(image)
+        bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)
         out = self._detect(bgr, self.max_side)
         if len(out) == 0 and max(bgr.shape[:2]) > self.max_side and self.retry_side != self.max_side:
             out = self._detect(bgr, self.retry_side)
@@ -270,6 +299,7 @@ class HaarDetector:
 
     def __init__(self, min_score: float = 0.0, max_side: int = DETECT_MAX_SIDE, min_neighbors: int = 5,
                  min_size: int = 24):
+        self._cv2 = cv2 = require_opencv("the haar detector")
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
@@ -279,7 +309,7 @@ class HaarDetector:
     def __call__(self, image: np.ndarray) -> Detections:
         small, f = _shrink(to_gray(image), self.max_side)
         rects, _, weights = self.cascade.detectMultiScale3(
-            cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=self.min_neighbors,
+            self._cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=self.min_neighbors,
             minSize=(self.min_size, self.min_size), outputRejectLevels=True)
         if len(rects) == 0:
             return Detections.empty()

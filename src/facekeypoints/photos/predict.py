@@ -112,7 +112,8 @@ class KeypointDetector:
         (None: its default, 320 for YuNet, 640 for Haar; larger finds smaller faces, slower).
         ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``points=68``: each face
         also gets ``landmarks68``, the 68 iBUG points (models with a 68-point head only). ``threads``:
-        onnxruntime's threads (None: 1 for a light network, else onnxruntime's choice).
+        onnxruntime's threads for the network (None: 1 for a light network, else onnxruntime's choice)
+        and for YuNet (None: onnxruntime's choice).
         The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
         """
         if backend not in BACKENDS:
@@ -136,6 +137,8 @@ class KeypointDetector:
 
             model, meta = load_checkpoint(name_or_path, pick_device(device))
         sized = {"max_side": detect_side} if detect_side else {}
+        if detector == "yunet" and threads:
+            sized["threads"] = threads
         det = cls(model, meta, create_detector(detector, min_score, **sized), onnx_path=onnx_path, refine=refine,
                   rotate=rotate, points=points, threads=threads)
         # how to build this detector again (worker processes, Ray actors)

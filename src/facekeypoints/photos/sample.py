@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def _draw_face(img: np.ndarray, cx: float, cy: float, s: float) -> None:
@@ -21,10 +21,21 @@ def _draw_face(img: np.ndarray, cx: float, cy: float, s: float) -> None:
     img[inside] = 120 + 90 * (1 - r[inside]) ** 0.35  # a lit oval, darker towards its rim
 
     def paint(x: float, y: float, rx: float, ry: float, value: float, angle: float = 0) -> None:
-        mask = np.zeros_like(img)
-        cv2.ellipse(mask, (round(x), round(y)), (round(rx), round(ry)), angle, 0, 360, 1.0, -1)
-        mask = cv2.GaussianBlur(mask, (0, 0), 4 * s)
-        img[:] = img * (1 - mask) + value * mask
+        """A filled ellipse turned by ``angle`` degrees, its edge blurred (Gaussian, sigma 4 s)."""
+        sigma = 4 * s
+        r = int(np.ceil(4 * sigma))
+        x0, y0 = max(0, int(x - rx - ry - 2 * r)), max(0, int(y - rx - ry - 2 * r))  # the only pixels it touches
+        x1, y1 = min(w, int(x + rx + ry + 2 * r) + 1), min(h, int(y + rx + ry + 2 * r) + 1)
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        c, sn = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        u, v = (xx - x) * c + (yy - y) * sn, (yy - y) * c - (xx - x) * sn
+        mask = ((u / rx) ** 2 + (v / ry) ** 2 <= 1).astype(np.float32)
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2).astype(np.float32)
+        k /= k.sum()
+        mask = sliding_window_view(np.pad(mask, ((0, 0), (r, r))), 2 * r + 1, axis=1) @ k
+        mask = sliding_window_view(np.pad(mask, ((r, r), (0, 0))), 2 * r + 1, axis=0) @ k
+        part = img[y0:y1, x0:x1]
+        part[:] = part * (1 - mask) + value * mask
 
     for side in (-1, 1):
         ex = cx + side * 58 * s
@@ -50,10 +61,11 @@ def sample_image(seed: int = 0) -> np.ndarray:
 def sample_path() -> Path:
     """The sample written once as PNG in the cache folder (``$FACEKEYPOINTS_CACHE``)."""
     from ..fileio import atomic_write, cache_dir
+    from ..imaging import encode
 
     path = cache_dir() / "sample_faces.png"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        ok, png = cv2.imencode(".png", sample_image())
-        atomic_write(path, lambda p: Path(p).write_bytes(png.tobytes()))
+        png = encode(sample_image(), ".png")
+        atomic_write(path, lambda p: Path(p).write_bytes(png))
     return path

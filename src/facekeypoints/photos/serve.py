@@ -20,13 +20,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import cv2
 from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
 from ..cards import has_68, resolve_checkpoint
 from ..fileio import IMAGE_EXTS, DataError
+from ..imaging import encode
 from .batch import record
 from .detect import read_picture
 from .predict import KeypointDetector
@@ -85,8 +85,7 @@ def create_app(model: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES, **pi
                 ) -> Response:
         """The upload as a JPEG at its own size (EXIF orientation applied), for pages that cannot decode it."""
         _, pic = decode(file)
-        ok, buf = cv2.imencode(".jpg", pic.full(), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        return Response(buf.tobytes(), media_type="image/jpeg")
+        return Response(encode(pic.full(), ".jpg", quality=90), media_type="image/jpeg")
 
     @app.post("/v1/keypoints")
     def keypoints(file: UploadFile = File(..., description="an image: " + ", ".join(sorted(IMAGE_EXTS))),  # noqa: B008

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..fileio import DataError
 from ..geometry import apply_affine, invert_affine, template_matrix
+from ..imaging import require_opencv
 from ..keypoints import NUM_KEYPOINTS
 from .detect import Picture, box_iou
 
@@ -258,11 +258,13 @@ class _Exponential:
         return self.x.copy()
 
 
-def iter_video(det: Any, source: str | int | Path | cv2.VideoCapture,
+def iter_video(det: Any, source: str | int | Path | Any,
                settings: VideoSettings | None = None) -> Iterator[tuple[int, np.ndarray, list[dict[str, Any]]]]:
     """``(frame index, BGR frame, faces)`` from ``det`` (a ``KeypointDetector``) for each frame of a
     video file, a camera index or any source ``cv2.VideoCapture`` opens, faces followed by a
-    ``FaceTracker`` with ``settings``. Raises ``DataError`` when the source cannot be opened."""
+    ``FaceTracker`` with ``settings``. Raises ``DataError`` when the source cannot be opened, and
+    ImportError without OpenCV (the ``[video]`` extra)."""
+    cv2 = require_opencv("video")
     cap = source if isinstance(source, cv2.VideoCapture) else cv2.VideoCapture(
         source if isinstance(source, int) else str(source))
     if not cap.isOpened():

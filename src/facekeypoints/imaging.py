@@ -1,0 +1,202 @@
+"""Pixels without OpenCV: decoding, grey conversion, shrinking and the bilinear crop warp.
+
+The photo path runs on NumPy and Pillow alone, so the base install needs no OpenCV (video is
+the ``[video]`` extra). Each operation here gives **the same bytes** as the OpenCV call it
+replaced, so models trained on OpenCV-made crops see exactly what they saw, and answers do not
+depend on whether OpenCV is installed; ``tests/test_imaging.py`` compares them with OpenCV:
+
+- ``decode``: Pillow (libjpeg-turbo, as OpenCV), EXIF turn applied, optionally reduced while
+  decoding (libjpeg's DCT scaling: 1/2, 1/4, 1/8), as ``cv2.imdecode`` with ``IMREAD_COLOR``
+  (``IMREAD_REDUCED_COLOR_N``);
+- ``to_gray``: ``cv2.cvtColor(BGR2GRAY)``'s 16-bit fixed-point weights;
+- ``shrink_area``: ``cv2.resize(..., INTER_AREA)`` for downscales (area weights in float32,
+  summed in OpenCV's order);
+- ``pyr_down``: ``cv2.pyrDown`` (5x5 binomial kernel, mirrored border);
+- ``warp_affine``: ``cv2.warpAffine(..., INTER_LINEAR, BORDER_CONSTANT 0)`` for uint8, with its
+  fixed-point coordinates (1/1024 px, then 1/32 px) and weights.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+OPENCV_EXTRA = "pip install 'facekeypoints[video]' (opencv-python-headless)"
+GRAY_WEIGHTS = (7470, 38470, 19596)  # B, G, R in 1/65536: OpenCV's BGR2GRAY for uint8 (0.114, 0.587, 0.299)
+
+
+def require_opencv(what: str) -> Any:
+    """The ``cv2`` module, or an ImportError saying in one line that ``what`` needs OpenCV."""
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(f"{what} needs OpenCV: {OPENCV_EXTRA}", name="cv2") from None
+    return cv2
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not an image Pillow can decode."""
+
+
+def decode(raw: bytes, reduce: int = 1, exif: bool = True) -> np.ndarray:
+    """Image bytes to uint8 BGR ``(H, W, 3)``, EXIF orientation applied (unless ``exif`` is False:
+    the pixels as stored); a JPEG is decoded at ``1/reduce`` of its size (``reduce`` in 1, 2, 4, 8).
+    16-bit images keep their high byte, alpha is dropped (not blended), palette and grey images
+    are expanded."""
+    from PIL import Image, ImageOps
+
+    try:
+        im = Image.open(io.BytesIO(raw))
+        if reduce > 1 and im.format == "JPEG":
+            im.draft("RGB", (max(1, im.width // reduce), max(1, im.height // reduce)))  # libjpeg: ceil(side / reduce)
+        im = ImageOps.exif_transpose(im) if exif else im
+        if im.mode.startswith("I;16"):  # 16-bit grey: its high byte
+            return as_bgr((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8))
+        if im.mode in ("I", "F"):  # 32-bit grey: taken as 0..255
+            return as_bgr(np.clip(np.asarray(im), 0, 255).astype(np.uint8))
+        return np.ascontiguousarray(np.asarray(im.convert("RGB"))[..., ::-1])
+    except Image.DecompressionBombError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise ImageDecodeError("not an image format Pillow knows") from None
+    except Exception as e:  # noqa: BLE001 - Pillow raises many types for broken files
+        raise ImageDecodeError(str(e) or type(e).__name__) from None
+
+
+def encode(image: np.ndarray, suffix: str, quality: int = 95) -> bytes | None:
+    """A gray or BGR uint8 image as the bytes of the format ``suffix`` names (``.png``, ``.jpg``,
+    ``.webp``, ...); None when Pillow cannot write that format."""
+    from PIL import Image
+
+    rgb = image if image.ndim == 2 else image[..., 2::-1]
+    ext = suffix.lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        return None
+    buf = io.BytesIO()
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 grayscale."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] in (3, 4):
+        b, g, r = (image[..., i].astype(np.uint32) for i in range(3))
+        wb, wg, wr = GRAY_WEIGHTS
+        return ((b * wb + g * wg + r * wr + (1 << 15)) >> 16).astype(np.uint8)
+    return image[..., 0]
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 BGR."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return np.repeat(image.reshape(image.shape[:2])[..., None], 3, axis=2)
+    return image if image.shape[2] == 3 else np.ascontiguousarray(image[..., :3])
+
+
+@lru_cache(maxsize=64)
+def _area_table(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices and weights ``(dst, K)`` of an area downscale along one axis (OpenCV's table)."""
+    scale = src / dst
+    rows = []
+    for d in range(dst):
+        f1 = d * scale
+        f2 = f1 + scale
+        cell = min(scale, src - f1)
+        s2 = min(math.floor(f2), src - 1)
+        s1 = min(math.ceil(f1), s2)
+        taps = [(s1 - 1, (s1 - f1) / cell)] if s1 - f1 > 1e-3 else []
+        taps += [(s, 1.0 / cell) for s in range(s1, s2)]
+        if f2 - s2 > 1e-3:
+            taps.append((s2, min(min(f2 - s2, 1.0), cell) / cell))
+        rows.append(taps)
+    k = max(len(t) for t in rows)
+    idx = np.array([[s for s, _ in t] + [t[-1][0]] * (k - len(t)) for t in rows], np.int64)
+    wts = np.array([[w for _, w in t] + [0.0] * (k - len(t)) for t in rows], np.float32)
+    return idx, wts
+
+
+def shrink_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A uint8 image (gray or colour) shrunk to ``width x height`` by pixel-area averaging."""
+    h, w = image.shape[:2]
+    sx, sy = w / width, h / height
+    if sx < 1 or sy < 1:
+        raise ValueError(f"shrink_area only shrinks: {w}x{h} -> {width}x{height}")
+    if sx == int(sx) and sy == int(sy):  # whole factors: OpenCV averages integers, halves rounded up
+        kx, ky = int(sx), int(sy)
+        blocks = image[: height * ky, : width * kx].astype(np.int64).reshape(height, ky, width, kx, *image.shape[2:])
+        return ((blocks.sum((1, 3)) + kx * ky // 2) // (kx * ky)).astype(np.uint8)
+    extra = (1,) * (image.ndim - 2)
+    ix, wx = _area_table(w, width)
+    iy, wy = _area_table(h, height)
+    pixels = image.astype(np.float32)
+    rows = pixels[:, ix[:, 0]] * wx[:, 0].reshape(1, -1, *extra)
+    for j in range(1, ix.shape[1]):
+        rows += pixels[:, ix[:, j]] * wx[:, j].reshape(1, -1, *extra)
+    out = rows[iy[:, 0]] * wy[:, 0].reshape(-1, 1, *extra)
+    for j in range(1, iy.shape[1]):
+        out += rows[iy[:, j]] * wy[:, j].reshape(-1, 1, *extra)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def pyr_down(image: np.ndarray) -> np.ndarray:
+    """Blur with the 5x5 binomial kernel (mirrored border) and keep every other pixel:
+    ``((H + 1) // 2, (W + 1) // 2)``; a pixel centre x goes to x / 2."""
+    k = (1, 4, 6, 4, 1)
+    h, w = image.shape[:2]
+    pad = ((2, 2), (2, 2)) + ((0, 0),) * (image.ndim - 2)
+    p = np.pad(image.astype(np.int32), pad, mode="reflect")
+    cols = sum(k[i] * p[i:i + h:2] for i in range(5))
+    out = sum(k[i] * cols[:, i:i + w:2] for i in range(5))
+    return ((out + 128) >> 8).astype(np.uint8)
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """The inverse of a ``(2, 3)`` affine matrix (0 where it is singular), computed as OpenCV does."""
+    (a, b, c), (d, e, f) = np.asarray(m, np.float64)
+    det = a * e - b * d
+    det = 1.0 / det if det != 0 else 0.0
+    a11, a22, a12, a21 = e * det, a * det, -b * det, -d * det
+    return np.array([[a11, a12, -a11 * c - a12 * f], [a21, a22, -a21 * c - a22 * f]])
+
+
+def warp_affine(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """The ``size x size`` uint8 crop ``x_crop = M @ [x_src, 1]`` by bilinear interpolation, black
+    outside the image. Coordinates are fixed-point (1/1024 px, rounded to 1/32 px) and weights in
+    1/1024, as OpenCV's ``warpAffine`` computes them."""
+    inv = invert_affine(m)
+    grid = np.arange(size, dtype=np.float64)
+    x0 = np.rint((inv[0, 1] * grid + inv[0, 2]) * 1024).astype(np.int64) + 16  # per crop row
+    y0 = np.rint((inv[1, 1] * grid + inv[1, 2]) * 1024).astype(np.int64) + 16
+    dx = np.rint(inv[0, 0] * grid * 1024).astype(np.int64)  # per crop column
+    dy = np.rint(inv[1, 0] * grid * 1024).astype(np.int64)
+    fx = (x0[:, None] + dx[None, :]) >> 5  # in 1/32 px
+    fy = (y0[:, None] + dy[None, :]) >> 5
+    sx, ax, sy, ay = fx >> 5, fx & 31, fy >> 5, fy & 31
+    h, w = image.shape[:2]
+    if image.ndim == 3:
+        ax, ay = ax[..., None], ay[..., None]
+
+    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
+        v = image[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)].astype(np.int64)
+        return v * (inside[..., None] if image.ndim == 3 else inside)
+
+    v = ((32 - ax) * (32 - ay) * at(sy, sx) + ax * (32 - ay) * at(sy, sx + 1)
+         + (32 - ax) * ay * at(sy + 1, sx) + ax * ay * at(sy + 1, sx + 1))
+    return ((v * 32 + (1 << 14)) >> 15).astype(np.uint8)

@@ -1,0 +1,141 @@
+"""imaging.py gives the same bytes as the OpenCV calls it replaced, and YuNet on onnxruntime the
+same faces as ``cv2.FaceDetectorYN`` (OpenCV is a test dependency here, never the photo path's)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from importlib import resources
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from facekeypoints.imaging import ImageDecodeError, decode, encode, pyr_down, shrink_area, to_gray, warp_affine
+from facekeypoints.photos.detect import YUNET_FILE, YuNetDetector
+from facekeypoints.photos.sample import sample_image
+
+from .conftest import shared_path
+
+RNG = np.random.default_rng(0)
+
+
+def _jpeg(img: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=90, **kw)
+    return buf.getvalue()
+
+
+def _smooth(h: int, w: int) -> np.ndarray:
+    """A photo-like colour image: smooth gradients plus noise (JPEG-friendly, not constant)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([128 + 100 * np.sin(xx / 37.0 + c) * np.cos(yy / 23.0 - c) for c in range(3)], -1)
+    return np.clip(base + RNG.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_decode_equals_opencv_full_reduced_png_and_gray():
+    raw = _jpeg(_smooth(700, 900))
+    ref = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    assert np.array_equal(decode(raw), ref)
+    for r, flag in ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8)):
+        assert np.array_equal(decode(raw, reduce=r), cv2.imdecode(np.frombuffer(raw, np.uint8), flag)), r
+    gray16 = (RNG.integers(0, 65536, (50, 60))).astype(np.uint16)
+    ok, png16 = cv2.imencode(".png", gray16)
+    assert np.array_equal(decode(png16.tobytes())[..., 0], (gray16 >> 8).astype(np.uint8))
+    rgba = np.dstack([_smooth(40, 30), RNG.integers(0, 256, (40, 30), np.uint8)])
+    ok, png4 = cv2.imencode(".png", rgba)
+    assert np.array_equal(decode(png4.tobytes()), rgba[..., :3])  # alpha dropped, not blended, as OpenCV
+
+
+def test_decode_turns_by_exif_unless_told_not_to():
+    img = _smooth(40, 80)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: turn 90 degrees clockwise to view
+    raw = _jpeg(img, exif=exif)
+    assert decode(raw).shape == (80, 40, 3) and decode(raw, exif=False).shape == (40, 80, 3)
+    assert np.array_equal(decode(raw), cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR))
+
+
+def test_decode_names_what_is_wrong():
+    with pytest.raises(ImageDecodeError, match="not an image format"):
+        decode(b"not a picture")
+    with pytest.raises(ImageDecodeError):
+        decode(_jpeg(_smooth(64, 64))[:200])  # cut short
+
+
+def test_gray_area_shrink_and_pyramid_equal_opencv():
+    for _ in range(20):
+        h, w = RNG.integers(5, 700, 2)
+        img = RNG.integers(0, 256, (h, w, 3), np.uint8)
+        assert np.array_equal(to_gray(img), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+        assert np.array_equal(pyr_down(img[..., 0]), cv2.pyrDown(img[..., 0]))
+        f = RNG.uniform(0.1, 1.0)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        assert np.array_equal(shrink_area(img, *size), cv2.resize(img, size, interpolation=cv2.INTER_AREA)), (h, w, f)
+    img = RNG.integers(0, 256, (640, 480, 3), np.uint8)  # whole factors: OpenCV's integer path
+    assert np.array_equal(shrink_area(img, 240, 320), cv2.resize(img, (240, 320), interpolation=cv2.INTER_AREA))
+    with pytest.raises(ValueError, match="only shrinks"):
+        shrink_area(img, 500, 700)
+
+
+def test_warp_affine_equals_opencv_inside_at_and_past_the_border():
+    for _ in range(100):
+        h, w = RNG.integers(20, 400, 2)
+        img = RNG.integers(0, 256, (h, w) if RNG.random() < 0.7 else (h, w, 3), np.uint8)
+        s, th = RNG.uniform(0.2, 3.0), RNG.uniform(-0.6, 0.6)
+        m = np.array([[s * np.cos(th), -s * np.sin(th), RNG.uniform(-150, 40)],
+                      [s * np.sin(th), s * np.cos(th), RNG.uniform(-150, 40)]])
+        ref = cv2.warpAffine(img, m, (96, 96), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        assert np.array_equal(warp_affine(img, m, 96), ref)
+
+
+def test_encode_round_trips_and_refuses_unknown_formats():
+    img = RNG.integers(0, 256, (30, 40, 3), np.uint8)
+    assert np.array_equal(decode(encode(img, ".png")), img)
+    assert encode(img, ".xyz") is None
+
+
+def _yunet_cv2() -> cv2.FaceDetectorYN:
+    with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
+        return cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.6, 0.3, 100)
+
+
+def _same_faces(ours: YuNetDetector, ref: cv2.FaceDetectorYN, bgr: np.ndarray) -> int:
+    ref.setInputSize((bgr.shape[1], bgr.shape[0]))
+    _, want = ref.detect(bgr)
+    got = ours.decode(bgr)
+    want = np.zeros((0, 15), np.float32) if want is None else want
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-3)  # float sums in another order: 1e-5 in practice
+    return len(got)
+
+
+def test_yunet_on_onnxruntime_finds_what_opencv_finds():
+    ours, ref = YuNetDetector(), _yunet_cv2()
+    sample = cv2.cvtColor(sample_image(), cv2.COLOR_GRAY2BGR)
+    assert _same_faces(ours, ref, sample) == 2
+    assert _same_faces(ours, ref, cv2.resize(sample, (333, 211))) >= 1  # sizes that are not whole 32-px cells
+    assert _same_faces(ours, ref, RNG.integers(0, 256, (200, 260, 3), np.uint8)) == 0
+    found = 0
+    with tarfile.open(shared_path("youtube-faces-68", "test_annotated_asis.tar")) as tf:
+        members = [m for m in tf.getmembers() if m.isfile() and m.name.endswith(".jpg")][:25]
+        for m in members:
+            found += _same_faces(ours, ref, decode(tf.extractfile(m).read()))
+    assert found >= 25
+
+
+def test_every_listed_image_type_decodes():
+    from facekeypoints.fileio import IMAGE_EXTS
+
+    img = RNG.integers(0, 256, (20, 30, 3), np.uint8)
+    for ext in sorted(IMAGE_EXTS):
+        fmt = Image.registered_extensions().get(ext)
+        if fmt in Image.SAVE:
+            pic = Image.fromarray(img).convert({".pbm": "1", ".pgm": "L"}.get(ext, "RGB"))
+            buf = io.BytesIO()
+            pic.save(buf, format=fmt)
+            raw = buf.getvalue()
+        else:  # Sun raster: Pillow reads it, OpenCV writes it
+            raw = cv2.imencode(ext, img)[1].tobytes()
+        assert decode(raw).shape == (20, 30, 3), ext
