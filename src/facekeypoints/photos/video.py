@@ -1,8 +1,8 @@
 """Faces in a video, frame after frame: tracking, identities and steady points.
 
-``FaceTracker`` follows each face from frame to frame: its next crop is framed from its points in
-the previous frame (``geometry.template_matrix``, the framing ``predict``'s re-framing passes use,
-then the offset between it and the detector's framing at the face's last detection, so the crops
+``FaceTracker`` follows each face from frame to frame: its next crop is framed from its points found
+in the previous frame, before any filtering (``geometry.template_matrix``, the framing ``predict``'s
+re-framing passes use, then the offset between it and the detector's framing at the face's last detection, so the crops
 stay like the detector-framed crops the bundled models learnt from),
 and the face detector runs only every ``detect_every`` frames, or at once when a track is lost
 (its keypoint confidence falls under ``min_confidence``). New detections that overlap no track
@@ -11,8 +11,9 @@ within ``keep_lost`` frames. Each face's points then go through a One Euro filte
 CHI 2012): an adaptive low-pass whose cutoff rises with the face's speed. Ours first moves the
 filtered points on by their filtered speed (a constant-velocity step, as a Kalman or Holt filter
 does), so a face moving steadily is not lagged behind: on the validation clips the plain filter
-cost 0.6-8 points of NME for its smoothing, this one about 0.1 (docs/benchmarks.md section 11). ``smooth`` > 0
-picks the older exponential average instead.
+cost 0.6-8 points of NME for its smoothing, this one 0.00-0.02 (docs/benchmarks.md section 11). The
+filter only steadies what is reported: framing the next crop from the filtered points moved on by
+their speed cost `fast` 0.1 points there. ``smooth`` > 0 picks the older exponential average instead.
 
 It takes the detector (a ``KeypointDetector``) as an argument, so it imports nothing of ``predict``.
 """
@@ -74,10 +75,6 @@ class OneEuroFilter:
         self.x: np.ndarray | None = None
         self.dx: np.ndarray | None = None
 
-    def step(self) -> np.ndarray | None:
-        """The filtered points' move per frame (None before two frames)."""
-        return None if self.dx is None else self.dx * self.dt
-
     def _alpha(self, cutoff: float) -> float:
         tau = 1.0 / (2 * math.pi * cutoff)
         return 1.0 / (1.0 + tau / self.dt)
@@ -112,10 +109,13 @@ class Track:
     conf: np.ndarray = field(default_factory=lambda: np.zeros(NUM_KEYPOINTS, np.float32))
 
     def guess(self) -> np.ndarray:
-        """Where the points will be in the next frame: the filtered points moved on by their filtered
-        speed (the raw points and their raw step would carry the network's noise into the crop)."""
-        step = self.filter.step() if isinstance(self.filter, OneEuroFilter) else None
-        return self.points if step is None else self.filter.x + step
+        """Where the points will be in the next frame: the points found last (not the filtered ones),
+        moved on by the face's filtered speed taken as one translation (the mean over its points), so
+        the network's per-point noise does not bend the next crop."""
+        f = self.filter
+        if not isinstance(f, OneEuroFilter) or f.dx is None:
+            return self.points
+        return self.points + f.dx.mean(0) * f.dt
 
 
 class FaceTracker:
