@@ -73,8 +73,12 @@ def test_gray_area_shrink_and_pyramid_equal_opencv():
         f = RNG.uniform(0.1, 1.0)
         size = (max(1, round(w * f)), max(1, round(h * f)))
         assert np.array_equal(shrink_area(img, *size), cv2.resize(img, size, interpolation=cv2.INTER_AREA)), (h, w, f)
-    img = RNG.integers(0, 256, (640, 480, 3), np.uint8)  # whole factors: OpenCV's integer path
-    assert np.array_equal(shrink_area(img, 240, 320), cv2.resize(img, (240, 320), interpolation=cv2.INTER_AREA))
+    img = RNG.integers(0, 256, (640, 480, 3), np.uint8)  # whole factors: OpenCV's integer paths
+    for kx, ky in ((2, 2), (4, 4), (8, 8), (5, 5), (2, 4), (3, 1)):
+        size = (480 // kx, 640 // ky)
+        assert np.array_equal(shrink_area(img, *size), cv2.resize(img, size, interpolation=cv2.INTER_AREA)), (kx, ky)
+        grey = img[..., 1]
+        assert np.array_equal(shrink_area(grey, *size), cv2.resize(grey, size, interpolation=cv2.INTER_AREA))
     with pytest.raises(ValueError, match="only shrinks"):
         shrink_area(img, 500, 700)
 

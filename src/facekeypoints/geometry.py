@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .imaging import invert_affine, pyr_down, to_gray, warp_affine  # noqa: F401 - to_gray re-exported
+from .imaging import invert_affine, pyr_down, to_gray, warp_affine
 from .keypoints import INDEX
 
 # Where the Kaggle faces put four keypoints on average (96x96 frame); ``data convert``
@@ -80,11 +80,11 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96) -> np.ndarray:
-    """Cut the ``size x size`` crop ``x_crop = M @ [x_src, 1]`` from an image (``M`` is ``(2, 3)``).
+    """Cut the ``size x size`` grey crop ``x_crop = M @ [x_src, 1]`` from an image (``M`` is ``(2, 3)``).
 
-    Only the region the crop needs is touched. Strong downscales go through Gaussian
-    pyramid halvings first (anti-aliasing; pyrDown maps x to x / 2 exactly), then one
-    bilinear warp. Outside the image is black, as Kaggle-style padding.
+    Only the region the crop needs is touched; a colour (BGR) image is turned grey there only.
+    Strong downscales go through Gaussian pyramid halvings first (anti-aliasing; pyrDown maps
+    x to x / 2 exactly), then one bilinear warp. Outside the image is black, as Kaggle-style padding.
     """
     m = np.asarray(m, np.float64)
     corners = apply_affine(np.array([[-1, -1], [size, -1], [-1, size], [size, size]], np.float64), invert_affine(m))
@@ -95,8 +95,8 @@ def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96) -> np.ndarray:
     h, w = image.shape[:2]
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if cx1 <= cx0 or cy1 <= cy0:
-        return np.zeros((size, size, *image.shape[2:]), np.uint8)
-    roi = image[cy0:cy1, cx0:cx1]
+        return np.zeros((size, size), np.uint8)
+    roi = to_gray(image[cy0:cy1, cx0:cx1])
     a, t = m[:, :2].copy(), m[:, 2] + m[:, :2] @ np.array([cx0, cy0])  # now maps roi coordinates
     while scale < 0.5 and min(roi.shape[:2]) >= 4:
         roi = pyr_down(roi)

@@ -92,10 +92,20 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     if image.shape[2] in (3, 4):
-        b, g, r = (image[..., i].astype(np.uint32) for i in range(3))
-        wb, wg, wr = GRAY_WEIGHTS
-        return ((b * wb + g * wg + r * wr + (1 << 15)) >> 16).astype(np.uint8)
+        lut = _gray_tables()
+        acc = lut[0][image[..., 0]]
+        acc += lut[1][image[..., 1]]
+        acc += lut[2][image[..., 2]]
+        return (acc >> 16).astype(np.uint8)
     return image[..., 0]
+
+
+@lru_cache(maxsize=1)
+def _gray_tables() -> np.ndarray:
+    """``(3, 256)`` uint32: each channel value times its weight (the rounding half folded into blue's)."""
+    t = np.arange(256, dtype=np.uint32)[None] * np.array(GRAY_WEIGHTS, np.uint32)[:, None]
+    t[0] += 1 << 15
+    return t
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
@@ -137,20 +147,31 @@ def shrink_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
     sx, sy = w / width, h / height
     if sx < 1 or sy < 1:
         raise ValueError(f"shrink_area only shrinks: {w}x{h} -> {width}x{height}")
+    c = image.shape[2] if image.ndim == 3 else 1
     if sx == int(sx) and sy == int(sy):  # whole factors: OpenCV averages integers, halves rounded up
         kx, ky = int(sx), int(sy)
-        blocks = image[: height * ky, : width * kx].astype(np.int64).reshape(height, ky, width, kx, *image.shape[2:])
-        return ((blocks.sum((1, 3)) + kx * ky // 2) // (kx * ky)).astype(np.uint8)
-    extra = (1,) * (image.ndim - 2)
+        kind = np.uint16 if kx * ky <= 257 else np.uint32  # room for kx * ky values of 255
+        rows = image[: height * ky, : width * kx].reshape(height, ky, -1).sum(axis=1, dtype=kind)
+        rows = rows.reshape(height, width, kx * c)
+        acc = rows[:, :, :c].copy()
+        for j in range(1, kx):
+            acc += rows[:, :, j * c: (j + 1) * c]
+        acc = acc.reshape(height, width, *image.shape[2:])
+        if kx == ky == 2:  # OpenCV's 2x2 path rounds halves up; its other whole factors multiply by 1/area
+            return ((acc + 2) >> 2).astype(np.uint8)
+        return np.rint(acc.astype(np.float32) * np.float32(1.0 / (kx * ky))).astype(np.uint8)
     ix, wx = _area_table(w, width)
     iy, wy = _area_table(h, height)
-    pixels = image.astype(np.float32)
-    rows = pixels[:, ix[:, 0]] * wx[:, 0].reshape(1, -1, *extra)
+    # Columns first, then rows, each tap in OpenCV's order (float32 sums: its numbers exactly);
+    # flat (rows, width x channels) arrays keep every product a long contiguous loop.
+    pixels = image.astype(np.float32).reshape(h, w, c)
+    part = np.take(pixels, ix[:, 0], axis=1).reshape(h, -1) * np.repeat(wx[:, 0], c)
     for j in range(1, ix.shape[1]):
-        rows += pixels[:, ix[:, j]] * wx[:, j].reshape(1, -1, *extra)
-    out = rows[iy[:, 0]] * wy[:, 0].reshape(-1, 1, *extra)
+        part += np.take(pixels, ix[:, j], axis=1).reshape(h, -1) * np.repeat(wx[:, j], c)
+    out = np.take(part, iy[:, 0], axis=0) * wy[:, 0, None]
     for j in range(1, iy.shape[1]):
-        out += rows[iy[:, j]] * wy[:, j].reshape(-1, 1, *extra)
+        out += np.take(part, iy[:, j], axis=0) * wy[:, j, None]
+    out = out.reshape(height, width, *image.shape[2:])
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

@@ -127,19 +127,12 @@ class Picture:
                  size: tuple[int, int] | None = None):
         self.image, self._raw, self.factor, self.name = image, raw, factor, name
         self._full = image if factor == 1 else None
-        self._gray: dict[int, np.ndarray] = {}
         self.height, self.width = size or image.shape[:2]  # size: the full image's (h, w) when reduced
 
     def full(self) -> np.ndarray:
         if self._full is None:
             self._full = _decode(self._raw, self.name, color=True)
         return self._full
-
-    def gray(self, reduced: bool) -> np.ndarray:
-        key = self.factor if reduced else 1
-        if key not in self._gray:
-            self._gray[key] = to_gray(self.image if reduced else self.full())
-        return self._gray[key]
 
     def to_full(self) -> np.ndarray:
         """The ``(2, 3)`` map from ``image`` pixels to full-image pixels."""

@@ -182,8 +182,8 @@ class KeypointDetector:
         if pic.factor > 1 and scale * pic.factor <= 1.0:
             to_full = pic.to_full()
             reduced = np.c_[m[:, :2] @ to_full[:, :2], m[:, :2] @ to_full[:, 2] + m[:, 2]]
-            return crop_affine(pic.gray(reduced=True), reduced, self.size)
-        return crop_affine(pic.gray(reduced=False), m, self.size)
+            return crop_affine(pic.image, reduced, self.size)
+        return crop_affine(pic.full(), m, self.size)
 
     def _predict_framed(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Image-pixel keypoints ``(N, P, 2)`` and confidences for faces cropped by ``framings``."""
