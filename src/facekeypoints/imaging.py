@@ -210,14 +210,20 @@ def warp_affine(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     fy = (y0[:, None] + dy[None, :]) >> 5
     sx, ax, sy, ay = fx >> 5, fx & 31, fy >> 5, fy & 31
     h, w = image.shape[:2]
-    if image.ndim == 3:
+    # one black pixel around the image, and every tap outside it clamped onto that border: black
+    padded = np.pad(image, ((1, 1), (1, 1)) + ((0, 0),) * (image.ndim - 2))
+    pw = w + 2
+    flat = padded.reshape(pw * (h + 2), -1)
+    if image.ndim == 2:
+        flat = flat[:, 0]
+    else:
         ax, ay = ax[..., None], ay[..., None]
+    left, right = np.clip(sx, -1, w) + 1, np.clip(sx + 1, -1, w) + 1
+    top, bottom = (np.clip(sy, -1, h) + 1) * pw, (np.clip(sy + 1, -1, h) + 1) * pw
 
-    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-        inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-        v = image[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)].astype(np.int64)
-        return v * (inside[..., None] if image.ndim == 3 else inside)
+    def at(index: np.ndarray) -> np.ndarray:
+        return flat[index].astype(np.int64)
 
-    v = ((32 - ax) * (32 - ay) * at(sy, sx) + ax * (32 - ay) * at(sy, sx + 1)
-         + (32 - ax) * ay * at(sy + 1, sx) + ax * ay * at(sy + 1, sx + 1))
+    v = ((32 - ax) * (32 - ay) * at(top + left) + ax * (32 - ay) * at(top + right)
+         + (32 - ax) * ay * at(bottom + left) + ax * ay * at(bottom + right))
     return ((v * 32 + (1 << 14)) >> 15).astype(np.uint8)
