@@ -221,6 +221,9 @@ class YuNetDetector:
                                    f"(expected sha256 {YUNET_SHA256}); reinstall facekeypoints")
             opts = ort.SessionOptions()
             opts.log_severity_level = 3  # the graph's unused shape constants are not news to a user
+            # no busy-waiting between runs: its threads would take the cores the keypoint network,
+            # decoding and other processes need next (measured: docs/benchmarks.md section 12)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             if threads:
                 opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
