@@ -58,7 +58,8 @@ def decode(raw: bytes, reduce: int = 1, exif: bool = True) -> np.ndarray:
             return as_bgr((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8))
         if im.mode in ("I", "F"):  # 32-bit grey: taken as 0..255
             return as_bgr(np.clip(np.asarray(im), 0, 255).astype(np.uint8))
-        return np.ascontiguousarray(np.asarray(im.convert("RGB"))[..., ::-1])
+        rgb = im.convert("RGB")
+        return np.frombuffer(rgb.tobytes("raw", "BGR"), np.uint8).reshape(rgb.height, rgb.width, 3).copy()
     except Image.DecompressionBombError:
         raise
     except Image.UnidentifiedImageError:
@@ -164,7 +165,7 @@ def shrink_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
     iy, wy = _area_table(h, height)
     # Columns first, then rows, each tap in OpenCV's order (float32 sums: its numbers exactly);
     # flat (rows, width x channels) arrays keep every product a long contiguous loop.
-    pixels = image.astype(np.float32).reshape(h, w, c)
+    pixels = image.reshape(h, w, c)  # taken as uint8, each tap turned float32 by its weight
     part = np.take(pixels, ix[:, 0], axis=1).reshape(h, -1) * np.repeat(wx[:, 0], c)
     for j in range(1, ix.shape[1]):
         part += np.take(pixels, ix[:, j], axis=1).reshape(h, -1) * np.repeat(wx[:, j], c)

@@ -246,15 +246,17 @@ class YuNetDetector:
         blob[0, :, :h, :w] = bgr.transpose(2, 0, 1)
         res = dict(zip(self.outputs, self.session.run(self.outputs, {"input": blob}), strict=True))
         faces = []
-        for s in YUNET_STRIDES:
-            rows, cols = np.divmod(np.arange((ph // s) * (pw // s)), pw // s)
-            c, r, st = cols.astype(np.float32)[:, None], rows.astype(np.float32)[:, None], np.float32(s)
-            score = np.sqrt(np.clip(res[f"cls_{s}"][0], 0, 1) * np.clip(res[f"obj_{s}"][0], 0, 1))
-            box, kps = res[f"bbox_{s}"][0], res[f"kps_{s}"][0]
+        for s in YUNET_STRIDES:  # decode only the grid cells that can pass the score threshold
+            score = np.sqrt(np.clip(res[f"cls_{s}"][0, :, 0], 0, 1) * np.clip(res[f"obj_{s}"][0, :, 0], 0, 1))
+            cells = np.flatnonzero(score > self.min_score)
+            rows, cols = np.divmod(cells, pw // s)
+            at = np.c_[cols, rows].astype(np.float32)
+            st = np.float32(s)
+            box, kps = res[f"bbox_{s}"][0, cells], res[f"kps_{s}"][0, cells]
             wh = np.exp(box[:, 2:4]) * st
-            xy = (np.c_[c, r] + box[:, :2]) * st - wh / np.float32(2)
-            lm = (kps.reshape(-1, 5, 2) + np.c_[c, r][:, None, :]) * st
-            faces.append(np.c_[xy, wh, lm.reshape(-1, 10), score])
+            xy = (at + box[:, :2]) * st - wh / np.float32(2)
+            lm = (kps.reshape(-1, 5, 2) + at[:, None, :]) * st
+            faces.append(np.c_[xy, wh, lm.reshape(-1, 10), score[cells]])
         faces = np.concatenate(faces).astype(np.float32)
         return faces[self._suppress(faces)]
 
