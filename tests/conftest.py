@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -26,6 +25,8 @@ def shared_path(*parts: str) -> Path:
 
 def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` 96x96 'faces' (noise + bright blobs at the keypoints) with their keypoints."""
+    import cv2  # the full environment's (the base install's light tests never draw faces)
+
     rng = np.random.default_rng(seed)
     base = np.array([[66, 38], [30, 38], [58, 39], [73, 39], [38, 39], [23, 39], [57, 29], [79, 30],
                      [39, 29], [16, 30], [48, 63], [63, 79], [33, 79], [48, 74], [49, 79]], np.float32)
