@@ -13,31 +13,19 @@ the default One Euro filter (and none, for reference), three ways to frame the n
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import video_steadiness as vs
 
 from facekeypoints.data import load_training, make_split
-from facekeypoints.data.landmarks68 import iter_faces
 from facekeypoints.photos import video
 from facekeypoints.photos.predict import KeypointDetector
 
 
-def clips(src: str, keep: set[str], n: int, seed: int = 0, frames: int = 90) -> tuple[list[Path], list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    faces = [(f.read(), f.points) for f in iter_faces(src)
-             if f.name in keep and np.linalg.norm(f.points[36] - f.points[45]) >= 30]
-    chosen = [faces[i] for i in sorted(rng.choice(len(faces), min(n + 2, len(faces)), replace=False))]
-    tmp = Path(tempfile.mkdtemp(prefix="fkp-framing-"))
-    paths, truths = [], []
-    for k, (raw, points) in enumerate(chosen[:n]):
-        paths.append(tmp / f"clip{k:02d}.avi")
-        truths.append(vs.make_clip(paths[-1], cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR),
-                                   points, frames, rng))
+def clips(src: str, keep: set[str], n: int) -> tuple[list[Path], list[np.ndarray]]:
+    _, paths, truths, _ = vs.make_clips(src, keep, n, frames=90)
     return paths, truths
 
 

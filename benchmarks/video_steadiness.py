@@ -169,6 +169,23 @@ def crossing_ours(det: KeypointDetector, clip: Path, truth: np.ndarray, settings
             "kept_own_numbers": len(numbers[0]) == 1 and len(numbers[1]) == 1 and numbers[0] != numbers[1]}
 
 
+def make_clips(src: str, keep: set[str] | None, n: int, frames: int, seed: int = 0
+               ) -> tuple[Path, list[Path], list[np.ndarray], list[tuple[bytes, np.ndarray]]]:
+    """``n`` clips of the source's faces (those named in ``keep``, or all), seeded: their folder,
+    paths and truths, and two more faces (raw bytes, points) for the crossing clip."""
+    rng = np.random.default_rng(seed)
+    faces = [(f.read(), f.points) for f in iter_faces(src) if (keep is None or f.name in keep)
+             and np.linalg.norm(f.points[36] - f.points[45]) >= 30]  # not upscaled past ~3x
+    chosen = [faces[i] for i in sorted(rng.choice(len(faces), min(n + 2, len(faces)), replace=False))]
+    tmp = Path(tempfile.mkdtemp(prefix="fkp-video-"))
+    clips, truths = [], []
+    for k, (raw, points) in enumerate(chosen[:n]):
+        photo = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+        clips.append(tmp / f"clip{k:02d}.avi")
+        truths.append(make_clip(clips[-1], photo, points, frames, rng))
+    return tmp, clips, truths, chosen[-2:]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--src", required=True, help="68-point source folder")
@@ -191,17 +208,8 @@ def main() -> None:
         keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)[args.part]])
     if args.faces_of:
         keep = set(pd.read_csv(f"{args.faces_of}/meta.csv", usecols=["source"], keep_default_na=False)["source"])
-    rng = np.random.default_rng(args.seed)
-    faces = [(f.read(), f.points) for f in iter_faces(args.src) if (keep is None or f.name in keep)
-             and np.linalg.norm(f.points[36] - f.points[45]) >= 30]  # not upscaled past ~3x
-    chosen = [faces[i] for i in sorted(rng.choice(len(faces), min(args.clips + 2, len(faces)), replace=False))]
-    tmp = Path(tempfile.mkdtemp(prefix="fkp-video-"))
-    clips, truths = [], []
-    for k, (raw, points) in enumerate(chosen[: args.clips]):
-        photo = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-        clips.append(tmp / f"clip{k:02d}.avi")
-        truths.append(make_clip(clips[-1], photo, points, args.frames, rng))
-    pair = [(cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR), points) for raw, points in chosen[-2:]]
+    tmp, clips, truths, spare = make_clips(args.src, keep, args.clips, args.frames, args.seed)
+    pair = [(cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR), points) for raw, points in spare]
     cross = tmp / "crossing.avi"
     cross_truth = crossing_clip(cross, pair, args.frames)
     result: dict = {"source": args.src, "part": args.part, "faces_of": args.faces_of, "clips": len(clips),

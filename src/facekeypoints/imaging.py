@@ -84,12 +84,16 @@ def encode(image: np.ndarray, suffix: str, quality: int = 95) -> bytes | None:
     return buf.getvalue()
 
 
+def _eight_bit(image: np.ndarray) -> np.ndarray:
+    """uint16 keeps its high byte, other depths are clipped to 0..255."""
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    return image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 grayscale."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
+    image = _eight_bit(image)
     if image.ndim == 2:
         return image
     if image.shape[2] in (3, 4):
@@ -111,10 +115,7 @@ def _gray_tables() -> np.ndarray:
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Any decoded image (gray, BGR, BGRA; uint8 or uint16) to uint8 BGR."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
+    image = _eight_bit(image)
     if image.ndim == 2 or image.shape[2] == 1:
         return np.repeat(image.reshape(image.shape[:2])[..., None], 3, axis=2)
     return image if image.shape[2] == 3 else np.ascontiguousarray(image[..., :3])

@@ -261,10 +261,9 @@ class YuNetDetector:
         return faces[self._suppress(faces)]
 
     def _suppress(self, faces: np.ndarray) -> list[int]:
-        """OpenCV's ``NMSBoxes`` as YuNet calls it: scores above the threshold, the ``top_k``
-        best (stable order), greedy suppression by IoU of the boxes cut to whole pixels."""
-        cand = np.flatnonzero(faces[:, 14] > self.min_score)
-        cand = cand[np.argsort(-faces[cand, 14], kind="stable")][: self.top_k]
+        """OpenCV's ``NMSBoxes`` as YuNet calls it on faces already over the score threshold: the
+        ``top_k`` best (stable order), greedy suppression by IoU of the boxes cut to whole pixels."""
+        cand = np.argsort(-faces[:, 14], kind="stable")[: self.top_k]  # decode kept only scores above the threshold
         x, y = np.trunc(faces[cand, 0]), np.trunc(faces[cand, 1])
         w, h = np.trunc(faces[cand, 2]), np.trunc(faces[cand, 3])
         keep: list[int] = []
@@ -284,9 +283,7 @@ class YuNetDetector:
         out = self._detect(bgr, self.max_side)
         if len(out) == 0 and max(bgr.shape[:2]) > self.max_side and self.retry_side != self.max_side:
             out = self._detect(bgr, self.retry_side)
-        out = out[out[:, 14] >= self.min_score]
-        out = out[np.argsort(-out[:, 14], kind="stable")]
-        boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]
+        boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]  # decode kept faces over min_score, best first
         return Detections(boxes, out[:, 14].copy(), out[:, 4:14].reshape(-1, 5, 2))
 
 
