@@ -183,9 +183,10 @@ def main() -> None:
         load_ms = 1000 * (time.perf_counter() - t0)
         if framing == "box":
             f = det.framer
-            det.framer = Framer(f.k, f.u, f.v) if detector != "haar" else Framer.load("haar")
+            det.framer = (Framer(f.k, f.u, f.v, size=det.size) if detector != "haar"
+                          else Framer.load("haar", size=det.size))
         elif framing in ("lm", "rot"):
-            det.framer = Framer.load(detector, rotate=framing == "rot", correct=False)
+            det.framer = Framer.load(detector, rotate=framing == "rot", correct=False, size=det.size)
         det(raws[0])  # warm-up
         preds, preds68, ms, extra = [], [], [], 0
         for raw, t68 in zip(raws, truths68, strict=True):

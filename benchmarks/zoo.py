@@ -36,7 +36,8 @@ from facekeypoints.models.registry import count_flops
 def cpu_ms_per_face(run: str, threads: int, views: int | None, flip: bool | None = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         runner = OnnxRunner(export_onnx(run, Path(tmp) / "m.onnx", flip_tta=flip, tta_views=views), threads=threads)
-        x = np.random.default_rng(0).integers(0, 256, (1, 96, 96), np.uint8)
+        side = runner.session.get_inputs()[0].shape[-1]  # the model's crop side
+        x = np.random.default_rng(0).integers(0, 256, (1, side, side), np.uint8)
         for _ in range(20):
             runner(x)
         times, start = [], time.perf_counter()

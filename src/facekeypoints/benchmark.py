@@ -103,7 +103,8 @@ def benchmark_infer(model: str, threads: int = 0, batch: int = 256, seconds: flo
             "onnx": runner,
         }
         rng = np.random.default_rng(0)
-        one, many = rng.integers(0, 256, (1, 96, 96), np.uint8), rng.integers(0, 256, (batch, 96, 96), np.uint8)
+        side = int(meta["input"]["size"])  # the model's own crops (96, or its `data convert --size`)
+        one, many = rng.integers(0, 256, (1, side, side), np.uint8), rng.integers(0, 256, (batch, side, side), np.uint8)
         out: dict[str, Any] = {}
         for name, fn in backends.items():
             print(f"benchmark infer: {name} (latency, then throughput; at most ~1 min)", file=sys.stderr)

@@ -50,7 +50,8 @@ def _add_data(sub: Any) -> None:
     d = sub.add_parser("data", help="convert, show, inspect or pack data sets")
     dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = dsub.add_parser("convert", help="68-point face set -> Kaggle layout (training.csv + meta.csv)",
-                        description="Frame, crop (96x96 gray) and map 68 iBUG points to the 15 Kaggle keypoints. "
+                        description="Frame, crop (96x96 gray; --size N for larger photo crops) and map 68 iBUG "
+                                    "points to the 15 Kaggle keypoints. "
                                     "SRC is a folder of images (or .tar archives of them) with a 68-point CSV "
                                     "or .pts files. Bad items are skipped and listed at the end.")
     c.add_argument("src", help="68-point source folder")
@@ -63,6 +64,9 @@ def _add_data(sub: Any) -> None:
                    help="put the faces of this fraction of identities (photo ids, people; a stable hash) into "
                         "--holdout-dir, for validation (default: 0, none)")
     c.add_argument("--holdout-dir", metavar="DIR", help="output folder of the held-out faces (with --holdout)")
+    c.add_argument("--size", type=int, default=96, metavar="N",
+                   help="crop side in pixels (default: 96, Kaggle's): the same face region at N x N pixels, a "
+                        "multiple of 16. `train` builds its network for the side of its data")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     v = dsub.add_parser("show", help="draw a grid of faces with their keypoints to a PNG")
     v.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
@@ -300,10 +304,11 @@ def _data_convert(args: argparse.Namespace) -> int:
 
         framer = DetectorFraming()
     s = convert_68(args.src, args.out_dir, progress=not args.quiet, framer=framer, holdout=args.holdout,
-                   holdout_dir=args.holdout_dir)
+                   holdout_dir=args.holdout_dir, size=args.size)
     for folder, part in ((args.out_dir, s), (args.holdout_dir, s.get("holdout_part"))):
         if part:
-            print(f"wrote {folder}/training.csv: {part['faces']} faces, {part['identities']} identities, "
+            print(f"wrote {folder}/training.csv: {part['faces']} faces ({args.size}x{args.size}), "
+                  f"{part['identities']} identities, "
                   f"{part['missing_keypoints']} keypoints outside the crop (missing), framing "
                   + ", ".join(f"{k} {v}" for k, v in part["framing_counts"].items()))
     if s["skipped"]:

@@ -14,6 +14,10 @@ import numpy as np
 from .imaging import invert_affine, pyr_down, to_gray, warp_affine
 from .keypoints import INDEX
 
+# The frame every framing is defined in: Kaggle's 96x96 faces. A model with larger crops sees the
+# same face region at more pixels (``resize_framing``).
+REFERENCE_SIZE = 96
+
 # Where the Kaggle faces put four keypoints on average (96x96 frame); ``data convert``
 # frames every face so that its own four points fit these best (least squares).
 KAGGLE_TEMPLATE: dict[str, tuple[float, float]] = {
@@ -56,6 +60,15 @@ def scale_shift_matrix(scale: float, shift: np.ndarray) -> np.ndarray:
     """The ``(2, 3)`` matrix of ``x_crop = scale * x_src + shift``."""
     tx, ty = np.asarray(shift, np.float64)
     return np.array([[scale, 0.0, tx], [0.0, scale, ty]])
+
+
+def resize_framing(m: np.ndarray, size: int, ref: int = REFERENCE_SIZE) -> np.ndarray:
+    """A framing ``(2, 3)`` for ``ref``-px crops -> the same face region in ``size``-px crops.
+
+    Crop pixel edges stay where they were: ``x_size = (x_ref + 0.5) * size / ref - 0.5``.
+    """
+    k = size / ref
+    return np.asarray(m, np.float64) * k + np.array([[0.0, 0.0, 0.5 * k - 0.5], [0.0, 0.0, 0.5 * k - 0.5]])
 
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -133,6 +133,28 @@ def test_pts_files_are_read_when_there_is_no_csv(tmp_path):
 def test_identity_of():
     assert identity_of("Abdel_Aziz_Al-Hakim_00.jpg") == "Abdel_Aziz_Al-Hakim"
     assert identity_of("helen_2229778733_2.jpg") == "helen_2229778733"
+    assert identity_of("wild68more/lfpw_image_0001.jpg") == "lfpw_image_0001"  # one face per LFPW photo
+
+
+def test_size_n_crops_the_same_face_region_at_more_pixels(tmp_path):
+    """`data convert --size 128`: the framing of the 96-px crop, scaled about the pixel edges; the
+    points and pixels agree with the 96-px conversion, and load_training reads the side back."""
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_source(src, n_people=2, per_person=2, bad_row=False)
+    convert_68(src, tmp_path / "o96", progress=False)
+    summary = convert_68(src, tmp_path / "o128", progress=False, size=128)
+    assert summary["size"] == 128
+    a, b = load_training(tmp_path / "o96"), load_training(tmp_path / "o128")
+    assert b.images.shape == (4, 128, 128)
+    k = 128 / 96
+    assert np.allclose((a.keypoints + 0.5) * k - 0.5, b.keypoints, atol=1e-3, equal_nan=True)
+    assert np.allclose((a.extra["points68"] + 0.5) * k - 0.5, b.extra["points68"], atol=1e-2, equal_nan=True)
+    # the same picture: the 128-px crop shrunk back to 96 px matches the 96-px crop
+    small = cv2.resize(b.images[0], (96, 96), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(small - a.images[0].astype(int)).mean() < 6
+    with pytest.raises(ValueError, match="multiple of 16"):
+        convert_68(src, tmp_path / "bad", progress=False, size=100)
 
 
 def test_fit_scale_shift_recovers_a_known_framing():

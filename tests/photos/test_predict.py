@@ -362,3 +362,33 @@ def test_video_generator_draw_helper_and_mp4_stays_mp4(face_photo, tiny_model, t
     assert cv2.VideoCapture(str(out / "clip.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
     with pytest.raises(DataError, match="cannot open video"):
         list(det.video(tmp_path / "missing.mp4"))
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_larger_input_model_sees_the_same_face_region(face_photo, tmp_path, backend):
+    """A 128-px model (``data convert --size 128``) gets the 96-px framing scaled about the pixel
+    edges: two models answering the same point of the 96-px frame give the same image points."""
+    import torch
+
+    dirs = {}
+    for size in (96, 128):
+        model = create_model("mobile_s", input_size=size).eval()  # zero last weights: the answer is the bias
+        k = size / 96
+        with torch.no_grad():
+            model.fc[-1].bias.copy_(torch.tensor([(30.0 + 0.5) * k - 0.5, (60.0 + 0.5) * k - 0.5]).repeat(15))
+        args = {} if size == 96 else {"input_size": size}
+        save_checkpoint(tmp_path / str(size) / "model.safetensors", model, "mobile_s", {"model_args": args})
+        dirs[size] = tmp_path / str(size)
+    a = KeypointDetector.from_pretrained(dirs[96], backend=backend)(face_photo)
+    b = KeypointDetector.from_pretrained(dirs[128], backend=backend)(face_photo)
+    assert len(a) == len(b) >= 1
+    pa = np.array([[p["x"], p["y"]] for p in a[0]["keypoints"].values()])
+    pb = np.array([[p["x"], p["y"]] for p in b[0]["keypoints"].values()])
+    assert np.abs(pa - pb).max() < 0.02
+
+
+def test_crops_of_the_wrong_side_are_one_clear_error():
+    from facekeypoints.inference.crops import predict_crops
+
+    with pytest.raises(ValueError, match="reads 128x128 crops, these faces are 96x96"):
+        predict_crops(create_model("mobile_s", input_size=128), np.zeros((2, 96, 96), np.uint8))

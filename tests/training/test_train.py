@@ -148,3 +148,28 @@ def test_resume_takes_the_keys_that_may_change_and_refuses_the_rest(kaggle_dir, 
     assert "resuming" in err and "epochs=3" in err
     assert len(json.loads((run / "history.json").read_text())) == 3
     assert json.loads((run / "config.json").read_text())["epochs"] == 3
+
+
+def test_the_network_is_built_for_the_side_of_its_data(kaggle_dir, tmp_path):
+    """A `data convert --size 128` folder trains a 128-px network; its checkpoint says so, and
+    evaluate runs it. An extra set of another side is refused in one line."""
+    import cv2
+
+    from facekeypoints.checkpoint import load_checkpoint
+    from facekeypoints.data import load_training
+    from facekeypoints.data.kaggle import write_training_csv
+    from facekeypoints.evaluation.evaluate import evaluate
+
+    ds = load_training(kaggle_dir)
+    big = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_LINEAR) for im in ds.images])
+    write_training_csv(tmp_path / "d128" / "training.csv", big, (ds.keypoints + 0.5) * 128 / 96 - 0.5)
+    (tmp_path / "d128" / "convert.json").write_text(json.dumps({"size": 128}))
+    assert load_training(tmp_path / "d128").images.shape == (40, 128, 128)
+    run = train(_cfg(tmp_path / "d128", epochs=1, model="mobile_s"), run_dir=tmp_path / "r", progress=False)
+    model, meta = load_checkpoint(run)
+    assert meta["model_args"]["input_size"] == 128 and meta["input"]["size"] == 128 and model.input_size == 128
+    assert np.isfinite(evaluate(run, tmp_path / "d128", plots=False)["rmse"])
+    with pytest.raises(ValueError, match="reads 128x128 crops, these faces are 96x96"):
+        evaluate(run, kaggle_dir, plots=False)
+    with pytest.raises(ValueError, match="128-px faces.*96-px.*--size"):
+        train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "d128")), run_dir=tmp_path / "r2", progress=False)

@@ -2,7 +2,8 @@
 
 Each face is framed so that its eyes, nose tip and bottom lip sit where Kaggle's
 faces have them on average (see ``geometry.KAGGLE_TEMPLATE``), cropped to 96x96
-grayscale, and its 15 Kaggle keypoints are mapped from the 68 (``keypoints.FROM_68``).
+grayscale (``size``: the same face region at N x N pixels, for photo models with larger crops),
+and its 15 Kaggle keypoints are mapped from the 68 (``keypoints.FROM_68``).
 A keypoint that falls outside the crop becomes missing (an empty field).
 
 ``framer``: frame each face as ``predict`` frames a photo instead. It is called with the
@@ -31,9 +32,18 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..fileio import atomic_write, atomic_write_json
-from ..geometry import KAGGLE_TEMPLATE, apply_affine, crop_affine, scale_shift_matrix, template_framing, to_gray
+from ..geometry import (
+    KAGGLE_TEMPLATE,
+    REFERENCE_SIZE,
+    apply_affine,
+    crop_affine,
+    resize_framing,
+    scale_shift_matrix,
+    template_framing,
+    to_gray,
+)
 from ..keypoints import map_68_to_15
-from .kaggle import IMAGE_SIZE, DataError, write_training_csv
+from .kaggle import DataError, write_training_csv
 from .landmarks68 import decode_image, iter_faces
 
 Framer68 = Callable[[np.ndarray, np.ndarray], "np.ndarray | None"]  # (image, 68 points) -> (2, 3) or None
@@ -54,7 +64,8 @@ def _inside(points: np.ndarray, size: int) -> np.ndarray:
 class _Part:
     """The faces of one output folder, gathered before writing."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
         self.images: list[np.ndarray] = []
         self.kps: list[np.ndarray] = []
         self.pts68: list[np.ndarray] = []
@@ -62,8 +73,8 @@ class _Part:
 
     def add(self, image: np.ndarray, kp15: np.ndarray, pts68: np.ndarray, m: np.ndarray, row: tuple) -> None:
         self.images.append(image)
-        self.kps.append(_inside(apply_affine(kp15, m), IMAGE_SIZE))
-        self.pts68.append(_inside(apply_affine(pts68, m), IMAGE_SIZE))
+        self.kps.append(_inside(apply_affine(kp15, m), self.size))
+        self.pts68.append(_inside(apply_affine(pts68, m), self.size))
         self.rows.append((*row, float(m[0, 0]), float(m[0, 2]), float(m[1, 2])))
 
     def write(self, out_dir: Path, summary: dict) -> dict:
@@ -84,15 +95,17 @@ class _Part:
 
 
 def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, framer: Framer68 | None = None,
-               holdout: float = 0.0, holdout_dir: str | Path | None = None) -> dict:
-    """Convert a 68-point source folder into a Kaggle-layout folder; returns the summary."""
+               holdout: float = 0.0, holdout_dir: str | Path | None = None, size: int = REFERENCE_SIZE) -> dict:
+    """Convert a 68-point source folder into a Kaggle-layout folder of ``size``-px crops; returns the summary."""
+    if not 32 <= size <= 512 or size % 16:
+        raise ValueError(f"size={size}: choose a crop side in 32..512 that is a multiple of 16 (96, 128, 160, ...)")
     if not 0 <= holdout < 1:
         raise ValueError(f"holdout={holdout}: choose a fraction in 0..1 (0 = keep every face)")
     if holdout and holdout_dir is None:
         raise ValueError("holdout needs holdout_dir, the folder for the held-out faces")
     out_dir = Path(out_dir)
     bad: list[tuple[str, str]] = []
-    parts = {"train": _Part(), "holdout": _Part()}
+    parts = {"train": _Part(size), "holdout": _Part(size)}
     conventions: set[str] = set()
     for face in tqdm(iter_faces(src, bad), desc="convert", unit="face", disable=not progress):
         try:
@@ -101,12 +114,13 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
             m, how = (framer(image, face.points), "detector") if framer is not None else (None, "template")
             if m is None:
                 m, how = scale_shift_matrix(*template_framing(kp15)), "template"
+            m = resize_framing(m, size)  # every framing is fitted in the 96-px frame
         except (DataError, ValueError) as e:
             bad.append((face.name, str(e)))
             continue
         conventions.add(face.convention)
         part = parts["holdout" if holdout and held_out(face.identity, holdout) else "train"]
-        part.add(crop_affine(to_gray(image), m, IMAGE_SIZE), kp15, face.points, m, (face.identity, face.name, how))
+        part.add(crop_affine(to_gray(image), m, size), kp15, face.points, m, (face.identity, face.name, how))
     if not parts["train"].rows:
         raise DataError(f"{src}: no usable 68-point faces found ({len(bad)} bad items)")
     summary = {
@@ -114,6 +128,7 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
         "pixel_convention_read": sorted(conventions),  # converted to 0-based pixel centres on read
         "framing": "detector" if framer is not None else "template",
         "holdout": holdout,
+        "size": size,  # the crops' side: load_training reads it
         "skipped": [{"item": item, "reason": reason} for item, reason in bad],
         "template": KAGGLE_TEMPLATE,
     }

@@ -106,18 +106,18 @@ def read_source_bytes(path: str | Path, stem: str) -> tuple[bytes, str]:
 
 
 # --------------------------------------------------------------------------- parsing
-def parse_pixels(images: pd.Series, name: str, first_line: int = 2) -> np.ndarray:
-    """Parse a column of space-separated pixel strings into ``(N, 96, 96)`` uint8.
+def parse_pixels(images: pd.Series, name: str, first_line: int = 2, side: int = IMAGE_SIZE) -> np.ndarray:
+    """Parse a column of space-separated pixel strings into ``(N, side, side)`` uint8 (Kaggle: 96).
 
     One vectorised parse; only when that fails is each row inspected to name the bad one.
     """
     strings = [s.strip() for s in images.fillna("").astype(str).tolist()]
     # str.count is C speed; pandas' .str.count goes through a regex per row (4x slower here)
     counts = np.fromiter((s.count(" ") + 1 if s else 0 for s in strings), np.int64, len(strings))
-    for i in np.flatnonzero(counts != NUM_PIXELS)[:1]:
+    for i in np.flatnonzero(counts != side * side)[:1]:
         raise DataError(
             f"{name}: row {i + 1} (line {i + first_line}), field 'Image': "
-            f"{counts[i]} pixel values, expected {NUM_PIXELS} (96x96)"
+            f"{counts[i]} pixel values, expected {side * side} ({side}x{side})"
         )
     try:
         with warnings.catch_warnings():
@@ -135,7 +135,7 @@ def parse_pixels(images: pd.Series, name: str, first_line: int = 2) -> np.ndarra
                         f"bad pixel value {tok[:20]!r} (want an integer 0..255)"
                     )
         raise DataError(f"{name}: field 'Image' could not be parsed")
-    return values.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    return values.astype(np.uint8).reshape(-1, side, side)
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
@@ -156,8 +156,9 @@ def _require_columns(df: pd.DataFrame, cols: list[str], name: str) -> None:
                         f"missing {shown} (found {found})")
 
 
-def parse_training_csv(raw: bytes, name: str = "training.csv") -> tuple[np.ndarray, np.ndarray]:
-    """Parse Kaggle ``training.csv`` bytes into images ``(N,96,96)`` and keypoints ``(N,15,2)``."""
+def parse_training_csv(raw: bytes, name: str = "training.csv", side: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Parse Kaggle ``training.csv`` bytes into images ``(N,96,96)`` and keypoints ``(N,15,2)``
+    (``side``: the crops of a ``data convert --size N`` folder)."""
     df = _read_csv(raw, name)
     _require_columns(df, [*COLUMNS, "Image"], name)
     coords = np.empty((len(df), len(COLUMNS)), dtype=np.float32)
@@ -174,7 +175,7 @@ def parse_training_csv(raw: bytes, name: str = "training.csv") -> tuple[np.ndarr
             raise DataError(f"{name}: row {i + 1} (line {i + 2}), field {col!r}: {text.iloc[i][:30]} is no pixel "
                             f"coordinate of a 96x96 image (|value| > {MAX_COORD:g})")
         coords[:, j] = num.to_numpy(dtype=np.float32, na_value=np.nan)
-    images = parse_pixels(df["Image"], name)
+    images = parse_pixels(df["Image"], name, side=side)
     return images, coords.reshape(-1, NUM_KEYPOINTS, 2)
 
 
@@ -229,10 +230,10 @@ def _source_file(path: Path, stem: str) -> Path:
                     f"(get them with: kaggle competitions download -c facial-keypoints-detection)")
 
 
-def _cached(path: Path, stem: str, parse, use_cache: bool) -> tuple[dict[str, np.ndarray], str, str]:
+def _cached(path: Path, stem: str, parse, use_cache: bool, tag: str = "") -> tuple[dict[str, np.ndarray], str, str]:
     src = _source_file(path, stem)
     digest = content_hash(src)
-    cfile = cache_dir() / f"{stem}-{digest[:24]}-v{CACHE_VERSION}.npz"
+    cfile = cache_dir() / f"{stem}-{digest[:24]}{tag}-v{CACHE_VERSION}.npz"
     if use_cache and cfile.exists():
         try:
             with np.load(cfile, allow_pickle=False) as z:
@@ -263,17 +264,34 @@ def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
     path = Path(path)
     if path.suffix == ".npz":
         return load_packed(path)
+    side = crop_side(path)
 
     def parse(raw: bytes, name: str) -> dict[str, np.ndarray]:
-        images, keypoints = parse_training_csv(raw, name)
+        images, keypoints = parse_training_csv(raw, name, side)
         return {"images": images, "keypoints": keypoints}
 
-    arrays, digest, name = _cached(path, "training", parse, use_cache)
+    arrays, digest, name = _cached(path, "training", parse, use_cache, "" if side == IMAGE_SIZE else f"-s{side}")
     ds = KeypointDataset(arrays["images"], arrays["keypoints"], source=name, data_hash=digest)
     meta = (path if path.is_dir() else path.parent) / "meta.csv"
     if meta.exists():
         _attach_meta(ds, meta)
     return ds
+
+
+def crop_side(path: str | Path) -> int:
+    """The side of the faces in a Kaggle-layout folder: the ``size`` its ``convert.json`` records
+    (``data convert --size N``), else Kaggle's 96."""
+    path = Path(path)
+    info = (path if path.is_dir() else path.parent) / "convert.json"
+    if not info.is_file():
+        return IMAGE_SIZE
+    try:
+        side = json.loads(info.read_text()).get("size", IMAGE_SIZE)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{info}: unreadable ({e})") from None
+    if not isinstance(side, int) or side < 16:
+        raise DataError(f"{info}: field 'size': {side!r} is no crop side in pixels")
+    return side
 
 
 def _attach_meta(ds: KeypointDataset, meta_path: Path) -> None:

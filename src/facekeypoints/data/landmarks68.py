@@ -51,8 +51,11 @@ ONE_BASED_SHIFT = 1.0  # subtracted from 1-based (300-W .pts) coordinates on rea
 
 
 def identity_of(name: str) -> str:
-    """``Person_Name_07.jpg`` -> ``Person_Name``; ``helen_1234_2.jpg`` -> ``helen_1234``."""
+    """``Person_Name_07.jpg`` -> ``Person_Name``; ``helen_1234_2.jpg`` -> ``helen_1234`` (the trailing
+    number is a frame or a face of one photo); ``lfpw_image_0001.jpg`` stays whole (one face per photo)."""
     stem = PurePosixPath(name).stem
+    if re.fullmatch(r"lfpw_image_\d+", stem):
+        return stem
     return re.sub(r"_\d+$", "", stem)
 
 

@@ -1,4 +1,4 @@
-"""Running a model on 96x96 face crops."""
+"""Running a model on its face crops (96x96 for Kaggle's faces; a photo model may take larger)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..devices import device_name, pick_device  # noqa: F401 - re-exported for o
 @torch.no_grad()
 def predict_crops(model: torch.nn.Module, images: np.ndarray | torch.Tensor, batch_size: int = 512,
                   device: torch.device | str | None = None) -> np.ndarray:
-    """Keypoints ``(N, 15, 2)`` for uint8 crops ``(N, 96, 96)``, in batches, in eval mode.
+    """Keypoints ``(N, 15, 2)`` for uint8 crops ``(N, S, S)`` (S = the model's ``input_size``), in batches.
 
     Flips and views come from wrapping the model first (``tta.with_tta``), never from here.
     """
@@ -19,9 +19,13 @@ def predict_crops(model: torch.nn.Module, images: np.ndarray | torch.Tensor, bat
     was_training = model.training
     model.eval()
     images = torch.as_tensor(images)
+    size = getattr(model, "input_size", None)
+    if size is not None and len(images) and tuple(images.shape[1:]) != (size, size):
+        raise ValueError(f"the model reads {size}x{size} crops, these faces are "
+                         f"{'x'.join(map(str, images.shape[1:]))}: convert them with `data convert --size {size}`")
     out = []
     for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].to(device).unsqueeze(1).float()  # (B, 1, 96, 96), 0..255
+        x = images[i : i + batch_size].to(device).unsqueeze(1).float()  # (B, 1, S, S), 0..255
         pred = model(x).float()
         out.append(pred.cpu())
     model.train(was_training)

@@ -24,6 +24,6 @@ class OnnxRunner:
         self.meta = json.loads(side.read_text()) if side.exists() else {}
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, 96, 96)``."""
-        x = np.asarray(images, np.float32)[:, None]  # (N, 1, 96, 96)
+        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, S, S)`` (S: the graph's input side)."""
+        x = np.asarray(images, np.float32)[:, None]  # (N, 1, S, S)
         return self.session.run(None, {"image": x})[0]

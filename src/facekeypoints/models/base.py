@@ -1,7 +1,8 @@
 """What every keypoint network is: its input contract and its two forward passes.
 
 ``KeypointNet`` subclasses declare their input contract as class attributes (``input_size`` side in
-pixels, ``input_channels``, and the ``input_mean``/``input_std`` they normalise 0..255 pixels with,
+pixels, 96 unless the model is built with ``input_size=N`` for larger photo crops; ``input_channels``;
+the ``input_mean``/``input_std`` they normalise 0..255 pixels with,
 inside the model, so exported graphs need nothing else) and ``num_points`` per instance (15, or
 15 + 68 with a 68-point head). ``forward_all(x)`` gives every point ``(B, P, 2)``, ``forward(x)``
 the 15 Kaggle keypoints ``(B, 15, 2)``, both in pixels of the input crop (pixel centres at
@@ -15,6 +16,13 @@ import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
 from .layers import soft_argmax
+
+
+def check_input_size(size: int, multiple: int) -> int:
+    """``size`` if it is a side this network can take (a multiple of its total stride), else ValueError."""
+    if int(size) != size or size < multiple or size % multiple:
+        raise ValueError(f"input_size={size}: this network takes sides that are multiples of {multiple} (96, 128, ...)")
+    return int(size)
 
 
 class KeypointNet(nn.Module):

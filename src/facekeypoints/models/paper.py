@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
-from .base import KeypointNet
+from .base import KeypointNet, check_input_size
 from .registry import register_model
 
 
@@ -23,9 +23,9 @@ class PaperCNN(KeypointNet):
     input_std = 1.0
 
     def __init__(self, widths: tuple[int, ...] = (32, 32, 64, 64, 96, 96, 128, 128, 256, 256, 512, 512),
-                 hidden: int = 512, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS):
+                 hidden: int = 512, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS, input_size: int = 96):
         super().__init__()
-        self.num_points = num_points
+        self.num_points, self.input_size = num_points, check_input_size(input_size, 2 ** (len(widths) // 2 - 1))
         layers: list[nn.Module] = []
         c_in = 1
         for i, c in enumerate(widths):

@@ -34,10 +34,12 @@ import numpy as np
 from ..fileio import DataError, sha256_file
 from ..geometry import (
     KAGGLE_TEMPLATE,
+    REFERENCE_SIZE,
     apply_affine,
     fit_scale_shift,
     fit_similarity,
     invert_affine,
+    resize_framing,
     scale_shift_matrix,
 )
 from ..imaging import ImageDecodeError, as_bgr, decode, require_opencv, shrink_area, to_gray
@@ -353,6 +355,8 @@ class Framer:
     With ``correction`` (a linear map fitted on training faces) the 5 points, so framed, first
     predict where the 4 framing keypoints of ``data convert`` (``KAGGLE_TEMPLATE``) are, and
     those are framed exactly as training faces were: the detector's own point biases cancel.
+    All of it is fitted in the 96-px frame (``REFERENCE_SIZE``); ``size`` is the model's crop side,
+    the same face region at more pixels (``resize_framing``, as ``data convert --size``).
     """
 
     k: float
@@ -360,7 +364,7 @@ class Framer:
     v: float
     template5: tuple[tuple[float, float], ...] | None = None
     rotate: bool = False
-    crop_size: int = 96
+    size: int = REFERENCE_SIZE
     correction: tuple[tuple[float, ...], ...] | None = None  # (15, 8): correction_features -> 4 points
 
     def box_framing(self, box: np.ndarray) -> np.ndarray:
@@ -368,9 +372,15 @@ class Framer:
         w, h = x2 - x1, y2 - y1
         scale = self.k / w
         centre = np.array([x1 + self.u * w, y1 + self.v * h])
-        return scale_shift_matrix(scale, (self.crop_size - 1) / 2 - scale * centre)
+        return scale_shift_matrix(scale, (REFERENCE_SIZE - 1) / 2 - scale * centre)
 
     def framing(self, box: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
+        """The ``(2, 3)`` framing of one detection into a ``size``-px crop."""
+        m = self.reference_framing(box, landmarks)
+        return m if self.size == REFERENCE_SIZE else resize_framing(m, self.size)
+
+    def reference_framing(self, box: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
+        """The framing in the 96-px frame the calibration was fitted in."""
         if self.template5 is not None and landmarks is not None and np.isfinite(landmarks).all():
             try:
                 fit = fit_similarity if self.rotate else lambda s, d: scale_shift_matrix(*fit_scale_shift(s, d))
@@ -385,19 +395,20 @@ class Framer:
 
     @classmethod
     def load(cls, detector: str = "yunet", rotate: bool = False, correct: bool = True,
-             crop_size: int = 96) -> Framer:
-        """The calibration shipped in the package (``assets/calibration_DETECTOR.json``)."""
+             size: int = REFERENCE_SIZE) -> Framer:
+        """The calibration shipped in the package (``assets/calibration_DETECTOR.json``), framing
+        ``size``-px crops."""
         try:
             text = resources.files("facekeypoints").joinpath(f"assets/calibration_{detector}.json").read_text()
         except FileNotFoundError:
             raise FileNotFoundError(f"no fitted calibration 'assets/calibration_{detector}.json' in the package; "
                                     "run benchmarks/fit_crop_calibration.py") from None
         d = json.loads(text)
-        if crop_size != d.get("crop_size", 96):
-            raise ValueError(f"calibration_{detector}.json frames {d.get('crop_size', 96)}-px crops, the model takes "
-                             f"{crop_size}: fit one for it with benchmarks/fit_crop_calibration.py")
+        if d.get("crop_size", REFERENCE_SIZE) != REFERENCE_SIZE:
+            raise ValueError(f"calibration_{detector}.json is fitted on {d['crop_size']}-px crops, not in the "
+                             f"{REFERENCE_SIZE}-px frame: fit it again with benchmarks/fit_crop_calibration.py")
         t5, corr = d.get("template5"), d.get("correction") if correct else None
-        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate, crop_size,
+        return cls(d["k"], d["u"], d["v"], tuple(map(tuple, t5)) if t5 else None, rotate, size,
                    correction=tuple(map(tuple, corr)) if corr else None)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..cards import CheckpointError, has_68, read_card, resolve_checkpoint
 from ..fileio import cache_dir, sha256_file
-from ..geometry import apply_affine, crop_affine, invert_affine, template_matrix
+from ..geometry import apply_affine, crop_affine, invert_affine, resize_framing, template_matrix
 from ..inference.confidence import confidence
 from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (
@@ -79,7 +79,7 @@ class KeypointDetector:
         self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
         self.detector = detector or create_detector("yunet")
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
-        self.framer = framer or Framer.load(self.detector.name, rotate=rotate, crop_size=self.size)
+        self.framer = framer or Framer.load(self.detector.name, rotate=rotate, size=self.size)
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
@@ -255,7 +255,7 @@ class KeypointDetector:
         for _ in range(self.refine):
             for i, p in enumerate(pts):
                 try:
-                    framings[i] = template_matrix(p[:NUM_KEYPOINTS], self.rotate)
+                    framings[i] = resize_framing(template_matrix(p[:NUM_KEYPOINTS], self.rotate), self.size)
                 except ValueError:
                     pass  # degenerate points: keep the previous framing for this face
             pts, conf = self._predict_framed(pic, framings)

@@ -256,7 +256,7 @@ class TrainData:
 
     ds: KeypointDataset
     split: dict[str, np.ndarray]
-    x_train: torch.Tensor  # (N, 96, 96) uint8
+    x_train: torch.Tensor  # (N, S, S) uint8: S = 96, or the data's `data convert --size`
     y_train: torch.Tensor  # (N, 15 [+ 68], 2) float32, NaN = missing
     flip_idx: tuple[int, ...]
     seen: list[str]
@@ -287,6 +287,9 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     seen = ds.fingerprints(tr)  # recorded in the checkpoint: evaluate warns about these faces
     for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
         more = load_training(extra)  # extra sets only ever add training faces
+        if more.images.shape[1:] != ds.images.shape[1:]:
+            raise ValueError(f"extra_data {extra} holds {more.images.shape[1]}-px faces, {cfg.data} "
+                             f"{ds.images.shape[1]}-px: convert both with the same `data convert --size`")
         xs.append(more.images)
         ys.append(targets(more, False))
         seen += more.fingerprints()
@@ -438,6 +441,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     model_args: dict[str, Any] = {"num_points": NUM_WITH_68} if aux else {}
     if cfg.antialias:
         model_args["antialias"] = True
+    if data.x_train.shape[-1] != 96:  # the network is built for the side of its data (`data convert --size`)
+        model_args["input_size"] = int(data.x_train.shape[-1])
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
     run_dir = _run_folder(Path(resume) if resume is not None else run_dir, runs_root, name, cfg, dist, data,
