@@ -59,3 +59,21 @@ def test_pair_graph_gives_both_flip_halves_as_predict_uses_them(tmp_path):
     a, b = OnnxRunner(tmp_path / "p.onnx", threads=1)(crops)
     ta, tb = with_tta(model, meta).pair(torch.from_numpy(crops).float()[:, None])
     assert np.abs(a - ta.detach().numpy()).max() < 1e-3 and np.abs(b - tb.detach().numpy()).max() < 1e-3
+
+
+def test_a_128_px_model_exports_and_its_runner_never_spins(tmp_path):
+    """The graph takes the model's own side; the runner's threads do not busy-wait between runs
+    unless asked (they took the cores from the face detector in ``predict``)."""
+    torch.manual_seed(0)
+    model = create_model("mobile_s", input_size=128).eval()
+    save_checkpoint(tmp_path / "model.safetensors", model, "mobile_s", {"model_args": {"input_size": 128}})
+    assert main(["export", "--model", str(tmp_path), "-o", str(tmp_path / "m.onnx")]) == 0
+    runner = OnnxRunner(tmp_path / "m.onnx")
+    assert runner.session.get_inputs()[0].shape[-2:] == [128, 128]
+    crops = np.random.default_rng(0).integers(0, 256, (3, 128, 128)).astype(np.uint8)
+    assert np.abs(runner(crops) - predict_crops(model, crops)).max() < 1e-3
+    entry = "session.intra_op.allow_spinning"
+    assert runner.session.get_session_options().get_session_config_entry(entry) == "0"
+    spinning = OnnxRunner(tmp_path / "m.onnx", spin=True).session.get_session_options()
+    with pytest.raises(RuntimeError):  # not set: onnxruntime's default, which spins
+        spinning.get_session_config_entry(entry)

@@ -9,9 +9,14 @@ import numpy as np
 
 
 class OnnxRunner:
-    """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose."""
+    """Run an exported model with onnxruntime on the CPU; ``threads=0`` lets onnxruntime choose.
 
-    def __init__(self, path: str | Path, threads: int = 0):
+    ``spin``: let its worker threads busy-wait between runs (onnxruntime's default). Off unless
+    asked: in ``predict`` the face detector, decoding and cropping run between two network calls,
+    and spinning threads take the cores from them (docs/benchmarks.md, section 13).
+    """
+
+    def __init__(self, path: str | Path, threads: int = 0, spin: bool = False):
         import onnxruntime as ort
 
         path = Path(path)
@@ -19,6 +24,8 @@ class OnnxRunner:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         side = path.with_suffix(".json")
         self.meta = json.loads(side.read_text()) if side.exists() else {}

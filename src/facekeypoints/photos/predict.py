@@ -90,8 +90,8 @@ class KeypointDetector:
         if onnx_path:
             from ..inference.runtime import OnnxRunner
 
-            # A light network runs faster on one thread: a thread pool spinning between its calls
-            # takes the cores from the face detector (fast: 8.8 -> 5.4 ms per wild-68 photo here).
+            # A light network runs faster on one thread (its pool never spins between calls: that took
+            # the cores from the face detector, docs/benchmarks.md section 13).
             # Its work: parameters (float32 weights: the graph's size / 4) times the views it averages.
             views = int((meta.get("config") or {}).get("tta_views", 0))
             work = Path(onnx_path).stat().st_size / 4 * (1 + views)
