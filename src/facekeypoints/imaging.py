@@ -183,7 +183,7 @@ def pyr_down(image: np.ndarray) -> np.ndarray:
     k = (1, 4, 6, 4, 1)
     h, w = image.shape[:2]
     pad = ((2, 2), (2, 2)) + ((0, 0),) * (image.ndim - 2)
-    p = np.pad(image.astype(np.int32), pad, mode="reflect")
+    p = np.pad(image, pad, mode="reflect").astype(np.uint16)  # 16 x 16 x 255 + 128 < 65536: exact in uint16
     cols = sum(k[i] * p[i:i + h:2] for i in range(5))
     out = sum(k[i] * cols[:, i:i + w:2] for i in range(5))
     return ((out + 128) >> 8).astype(np.uint8)
