@@ -158,3 +158,26 @@ def test_pack_round_trip_keeps_everything(kaggle_dir, tmp_path):
 def test_absurd_coordinate_is_an_error(tmp_path):
     msg = _bad(tmp_path, _field(2, 7, "1e308"))
     assert "row 2" in msg and COLUMNS[7] in msg and "no pixel coordinate" in msg
+
+
+def test_a_converted_folder_of_another_side_is_read_at_its_side_and_a_short_row_is_named(tmp_path):
+    """`data convert --size 128` records the side in convert.json; a row of 96x96 values is then named."""
+    import json
+
+    from facekeypoints.data import DataError, load_training
+    from facekeypoints.data.kaggle import write_training_csv
+
+    imgs, kps = synthetic_faces(3)
+    big = np.zeros((3, 128, 128), np.uint8)
+    big[:, :96, :96] = imgs
+    write_training_csv(tmp_path / "ok" / "training.csv", big, kps)
+    (tmp_path / "ok" / "convert.json").write_text(json.dumps({"size": 128}))
+    ds = load_training(tmp_path / "ok")
+    assert ds.images.shape == (3, 128, 128) and (ds.images == big).all()
+    write_training_csv(tmp_path / "bad" / "training.csv", imgs, kps)
+    (tmp_path / "bad" / "convert.json").write_text(json.dumps({"size": 128}))
+    with pytest.raises(DataError, match=r"row 1 \(line 2\), field 'Image': 9216 pixel values, expected 16384"):
+        load_training(tmp_path / "bad")
+    (tmp_path / "bad" / "convert.json").write_text(json.dumps({"size": "big"}))
+    with pytest.raises(DataError, match="convert.json: field 'size'"):
+        load_training(tmp_path / "bad")
