@@ -4,12 +4,18 @@
 #
 #   bash benchmarks/photo_val.sh OUT_DIR MODEL [MODEL ...]       (PEER=/path/to/peers-venv/bin/python for MediaPipe)
 #
+# YT=DIR and WILDVAL=DIR pick other converted folders of the same faces (default data/yt15 and
+# data/wild68_val): the YT folder's crops must have the models' side (its "ideal crops" row
+# evaluates the model on them), e.g. YT=data/yt15d128 for models trained on `data convert --size 128`.
+#
 # Needs (docs/data.md): data/yt15 (template) and data/wild68_val, data/src/wild68_train (a folder holding
 # wild68_train.tar), made by:
 #   facekeypoints data convert ../shared/data/youtube-faces-68 data/yt15
 #   facekeypoints data convert data/src/wild68_train data/wild68 --holdout 0.15 --holdout-dir data/wild68_val
 set -euo pipefail
 out=$1; shift
+yt=${YT:-data/yt15}
+wildval=${WILDVAL:-data/wild68_val}
 mkdir -p "$out"
 peer=()
 [ -n "${PEER:-}" ] && peer=(--peer-python "$PEER")
@@ -25,9 +31,9 @@ sys.exit(0 if has_68(load_checkpoint(sys.argv[1])[1]) else 1)
 PY
   p=()
   [ $first = 1 ] && p=("${peer[@]}")  # MediaPipe once per set, in the first model's run
-  python benchmarks/pipeline_eval.py --model "$model" --src ../shared/data/youtube-faces-68 --data data/yt15 \
+  python benchmarks/pipeline_eval.py --model "$model" --src ../shared/data/youtube-faces-68 --data "$yt" \
       --part val --variants yunet:lmc:0 --points $pts "${p[@]}" --out "$out/yt15val_$tag.json" > /dev/null
-  python benchmarks/pipeline_eval.py --model "$model" --src data/src/wild68_train --faces-of data/wild68_val \
+  python benchmarks/pipeline_eval.py --model "$model" --src data/src/wild68_train --faces-of "$wildval" \
       --part all --variants yunet:lmc:0 --points $pts "${p[@]}" --out "$out/wildval_$tag.json" > /dev/null
   first=0
 done
