@@ -128,6 +128,7 @@ def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     ds = load_training(data)
     split = make_split(len(ds), "paper", 0, ds.identities)
     det = KeypointDetector(model, meta)
+    tau = TAU_PX * det.size / 96  # the same share of the face at any crop side
     parts = {}
     for part in ("val", "test"):
         idx = split[part]
@@ -135,9 +136,9 @@ def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
         points, d = 0.5 * (a + b), np.linalg.norm(a - b, axis=-1)
         err = np.linalg.norm(points - ds.keypoints[idx], axis=-1)
         parts[part] = (d, err)
-    calib = fit(*parts["val"], tau=TAU_PX)
+    calib = fit(*parts["val"], tau=tau)
     d, err = parts["test"]
-    hit = np.where(np.isfinite(err), err <= TAU_PX, np.nan)
+    hit = np.where(np.isfinite(err), err <= tau, np.nan)
     report = {"confidence": calib,
               "test_ece_uncalibrated": expected_calibration_error(confidence(d, None), hit),
               "test_ece_calibrated": expected_calibration_error(confidence(d, calib), hit),
