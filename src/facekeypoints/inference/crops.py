@@ -21,9 +21,10 @@ def predict_crops(model: torch.nn.Module, images: np.ndarray | torch.Tensor, bat
     images = torch.as_tensor(images)
     size = getattr(model, "input_size", None)
     if size is not None and len(images) and tuple(images.shape[1:]) != (size, size):
-        raise ValueError(f"the model reads {size}x{size} crops, these faces are "
-                         f"{'x'.join(map(str, images.shape[1:]))}: use a model trained on faces of their size (68-point "
-                         f"sources convert to {size}x{size} with `data convert --size {size}`)")
+        shape = "x".join(map(str, images.shape[1:]))
+        raise ValueError(f"the model reads {size}x{size} crops, these faces are {shape}: use a model trained on "
+                         f"faces of their size (68-point sources convert to {size}x{size} with `data convert --size "
+                         f"{size}`)")
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i : i + batch_size].to(device).unsqueeze(1).float()  # (B, 1, S, S), 0..255
