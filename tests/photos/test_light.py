@@ -78,7 +78,8 @@ def test_each_bundled_card_names_its_shipped_graph(name):
 
     det = KeypointDetector.from_pretrained(name)
     assert det.backend == "onnx"
-    crops = np.random.default_rng(0).integers(0, 255, (3, 96, 96)).astype(np.uint8)
+    side = int(card["input"]["size"])  # the model's own crop side (96, or larger for a photo model)
+    crops = np.random.default_rng(0).integers(0, 255, (3, side, side)).astype(np.uint8)
     pts, conf = det.predict_crops(crops)
     assert pts.shape == (3, 15, 2) and conf.shape == (3, 15) and np.isfinite(pts).all()
 
@@ -92,9 +93,10 @@ def test_the_shipped_graph_equals_the_torch_model(name):
 
     model, meta = load_checkpoint(name)
     net = with_tta(model, meta, all_points=True)
-    crops = np.random.default_rng(1).integers(0, 255, (4, 96, 96)).astype(np.uint8)
+    side = int(meta["input"]["size"])
+    crops = np.random.default_rng(1).integers(0, 255, (4, side, side)).astype(np.uint8)
     with torch.no_grad():
         a, b = net.pair(torch.from_numpy(crops).unsqueeze(1).float())
     got = OnnxRunner(bundled_path(name).with_suffix(".onnx"))(crops)
     assert got.shape == (2, 4, 83, 2)
-    assert np.abs(got - np.stack([a.numpy(), b.numpy()])).max() < 1e-3  # pixels of the 96-px crop
+    assert np.abs(got - np.stack([a.numpy(), b.numpy()])).max() < 1e-3  # pixels of the crop
