@@ -492,9 +492,12 @@ def _models(args: argparse.Namespace) -> int:
     from .cards import describe_bundled
     from .config import RECIPES
 
-    print(f"{'bundled':<12} {'size':>8} {'input':>11} {'points':>7} {'test RMSE':>10} {'CPU ms/face':>12}  description")
+    # NME compares across crop sides; RMSE is in the model's own crop pixels (96 or larger)
+    print(f"{'bundled':<12} {'size':>8} {'input':>11} {'points':>7} {'test NME':>9} {'RMSE (crop px)':>15} "
+          f"{'CPU ms/face':>12}  description")
     for b in describe_bundled():
-        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['input']:>11} {b['points']:>7} {b['test_rmse']:>10} "
+        nme = f"{100 * b['test_nme']:.2f}%" if isinstance(b["test_nme"], float) else "?"
+        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['input']:>11} {b['points']:>7} {nme:>9} {b['test_rmse']:>15} "
               f"{b['cpu_ms_per_face']:>12}  {b['about']}")
     try:
         from .models.registry import describe_models
