@@ -392,3 +392,20 @@ def test_crops_of_the_wrong_side_are_one_clear_error():
 
     with pytest.raises(ValueError, match="reads 128x128 crops, these faces are 96x96"):
         predict_crops(create_model("mobile_s", input_size=128), np.zeros((2, 96, 96), np.uint8))
+
+
+def test_yunet_reads_a_slightly_larger_image_as_it_is_and_looks_once_at_an_empty_one(monkeypatch):
+    """Up to NATIVE_UP_TO x its side YuNet reads the image unshrunk (cheaper than the area shrink);
+    larger images are shrunk; an empty image within that bound gets no second look at 640 px."""
+    from facekeypoints.photos import detect
+
+    det = create_detector("yunet")
+    seen = []
+    real = det.decode
+    monkeypatch.setattr(det, "decode", lambda bgr: seen.append(bgr.shape[:2]) or real(bgr))
+    det(np.zeros((400, 300, 3), np.uint8))
+    assert seen == [(400, 300)]
+    seen.clear()
+    det(np.zeros((500, 500, 3), np.uint8))
+    assert seen == [(320, 320), (500, 500)]  # shrunk to 320, then the second look (640 px: as it is)
+    assert detect.NATIVE_UP_TO * detect.YUNET_SIDE < 500
