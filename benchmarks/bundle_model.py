@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from facekeypoints.checkpoint import BUNDLED, bundled_path, load_checkpoint, save_checkpoint
+from facekeypoints.geometry import REFERENCE_SIZE
 from facekeypoints.inference.export import ship_onnx
 from facekeypoints.keypoints import NUM_WITH_68
 from facekeypoints.models import create_model
@@ -128,7 +129,7 @@ def calibrate(model, meta: dict, data: str) -> tuple[dict, dict]:
     ds = load_training(data)
     split = make_split(len(ds), "paper", 0, ds.identities)
     det = KeypointDetector(model, meta)
-    tau = TAU_PX * det.size / 96  # the same share of the face at any crop side
+    tau = TAU_PX * det.size / REFERENCE_SIZE  # the same share of the face at any crop side
     parts = {}
     for part in ("val", "test"):
         idx = split[part]

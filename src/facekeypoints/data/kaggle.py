@@ -25,7 +25,6 @@ from ..fileio import DataError, atomic_write, atomic_write_json, cache_dir, sha2
 from ..keypoints import COLUMNS, NUM_KEYPOINTS
 
 IMAGE_SIZE = 96
-NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 CACHE_VERSION = 1
 MAX_COORD = 1e4  # a label further than this from a 96x96 image is a broken value, not a point
 

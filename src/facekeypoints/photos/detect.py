@@ -200,11 +200,18 @@ class Detections:
 NATIVE_UP_TO = 1.4
 
 
+def _seen_side(long_side: int, max_side: int, native_up_to: float) -> int:
+    """The long side a detector working at ``max_side`` sees of an image: the image's own up to
+    ``native_up_to`` times ``max_side``, else ``max_side``."""
+    return long_side if long_side <= native_up_to * max_side else max_side
+
+
 def _shrink(image: np.ndarray, max_side: int, native_up_to: float = 1.0) -> tuple[np.ndarray, float]:
     h, w = image.shape[:2]
-    f = min(1.0, max_side / max(h, w))
-    if f >= 1 or max(h, w) <= native_up_to * max_side:
+    side = _seen_side(max(h, w), max_side, native_up_to)
+    if side == max(h, w):
         return image, 1.0
+    f = side / max(h, w)
     return shrink_area(image, max(1, round(w * f)), max(1, round(h * f))), f
 
 
@@ -290,7 +297,9 @@ class YuNetDetector:
     def __call__(self, image: np.ndarray) -> Detections:
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)
         out = self._detect(bgr, self.max_side)
-        if len(out) == 0 and max(bgr.shape[:2]) > NATIVE_UP_TO * self.max_side and self.retry_side > self.max_side:
+        long_side = max(bgr.shape[:2])
+        if len(out) == 0 and (_seen_side(long_side, self.retry_side, NATIVE_UP_TO)
+                              != _seen_side(long_side, self.max_side, NATIVE_UP_TO)):  # a second look sees other pixels
             out = self._detect(bgr, self.retry_side)
         boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]  # decode kept faces over min_score, best first
         return Detections(boxes, out[:, 14].copy(), out[:, 4:14].reshape(-1, 5, 2))
@@ -383,8 +392,7 @@ class Framer:
 
     def framing(self, box: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         """The ``(2, 3)`` framing of one detection into a ``size``-px crop."""
-        m = self.reference_framing(box, landmarks)
-        return m if self.size == REFERENCE_SIZE else resize_framing(m, self.size)
+        return resize_framing(self.reference_framing(box, landmarks), self.size)
 
     def reference_framing(self, box: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         """The framing in the 96-px frame the calibration was fitted in."""

@@ -91,7 +91,7 @@ class KeypointDetector:
             from ..inference.runtime import OnnxRunner
 
             # A light network runs faster on one thread (its pool never spins between calls: that took
-            # the cores from the face detector, docs/benchmarks.md section 13).
+            # the cores from the face detector, docs/benchmarks.md section 14).
             # Its work: parameters (float32 weights: the graph's size / 4) times the views it averages.
             views = int((meta.get("config") or {}).get("tta_views", 0))
             work = Path(onnx_path).stat().st_size / 4 * (1 + views)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from ..checkpoint import load_state, save_checkpoint, save_state
 from ..config import TrainConfig, config_dict, config_from_dict, resume_overrides
 from ..data import KeypointDataset, load_training, make_split
+from ..data.kaggle import IMAGE_SIZE
 from ..data.labels import forward_fill
 from ..data.splits import fold_args
 from ..devices import device_name, pick_device
@@ -441,7 +442,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     model_args: dict[str, Any] = {"num_points": NUM_WITH_68} if aux else {}
     if cfg.antialias:
         model_args["antialias"] = True
-    if data.x_train.shape[-1] != 96:  # the network is built for the side of its data (`data convert --size`)
+    if data.x_train.shape[-1] != IMAGE_SIZE:  # the network is built for the side of its data (`data convert --size`)
         model_args["input_size"] = int(data.x_train.shape[-1])
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
