@@ -195,8 +195,8 @@ class Detections:
 
 
 # An image at most this much larger than the detector's side is read as it is: YuNet on its extra
-# pixels costs less than the area shrink would (measured: 384-px photos 5.4 ms as they are, against
-# 3.1 + 4.3 ms shrunk to 320 and detected; docs/benchmarks.md section 14).
+# pixels costs less than the area shrink would (benchmarks/photo_profile.py: a 343-px photo 4.3-4.8 ms as
+# it is, against 6.9-8.9 ms shrunk to 320 and detected; docs/benchmarks.md section 14).
 NATIVE_UP_TO = 1.4
 
 

@@ -1,0 +1,82 @@
+"""Where ``predict``'s time goes on a set of photos: decoding, YuNet's area shrink, the crop, the rest.
+
+    python benchmarks/photo_profile.py [--model default] [--photos 80]
+
+Also YuNet alone on the first photo larger than 320 px, as it is against shrunk to 320 px (the trade
+``detect.NATIVE_UP_TO`` makes). The photos are the held-out wild-68 validation photos
+(``data/wild68d_val/meta.csv`` sources in ``data/src/wild68_train``). Times are ms per photo, means over the photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tarfile
+import time
+from collections import defaultdict
+
+import pandas as pd
+
+from facekeypoints import imaging
+from facekeypoints.photos import detect, predict
+
+
+def timed(module, name: str, key: str, totals: dict[str, float]) -> None:
+    """Wrap ``module.name`` so its time adds up under ``key``."""
+    fn = getattr(module, name)
+
+    def wrapper(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            totals[key] += time.perf_counter() - t0
+
+    setattr(module, name, wrapper)
+
+
+def per_call_ms(fn, n: int = 40) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return 1000 * (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--photos", type=int, default=80)
+    ap.add_argument("--faces-of", default="data/wild68d_val")
+    ap.add_argument("--tar", default="data/src/wild68_train/wild68_train.tar")
+    args = ap.parse_args()
+    keep = set(pd.read_csv(f"{args.faces_of}/meta.csv", usecols=["source"], keep_default_na=False)["source"])
+    with tarfile.open(args.tar) as tf:
+        raws = [tf.extractfile(m).read() for m in tf.getmembers() if m.name in keep][: args.photos]
+    totals: dict[str, float] = defaultdict(float)
+    timed(predict, "read_picture", "decode", totals)
+    timed(detect, "shrink_area", "shrink", totals)
+    timed(predict, "crop_affine", "crop", totals)
+    det = predict.KeypointDetector.from_pretrained(args.model)
+    for raw in raws[:5]:
+        det(raw)  # warm-up
+    totals.clear()
+    t0 = time.perf_counter()
+    for raw in raws:
+        det(raw)
+    total = 1000 * (time.perf_counter() - t0) / len(raws)
+    parts = {k: 1000 * v / len(raws) for k, v in totals.items()}
+    print(f"{args.model}: {total:.2f} ms/photo over {len(raws)}: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+          + f", the rest (YuNet, its decoding, the network, mapping back) {total - sum(parts.values()):.2f}")
+    image = next(im for im in map(imaging.decode, raws) if max(im.shape[:2]) > detect.YUNET_SIDE)
+    h, w = image.shape[:2]
+    f = detect.YUNET_SIDE / max(h, w)
+    small = imaging.shrink_area(image, round(w * f), round(h * f))
+    yunet = det.detector
+    print(f"one {w}x{h} photo: YuNet as it is {per_call_ms(lambda: yunet.decode(image)):.2f} ms; shrunk to "
+          f"{detect.YUNET_SIDE}: shrink {per_call_ms(lambda: imaging.shrink_area(image, *small.shape[1::-1])):.2f} ms "
+          f"+ YuNet {per_call_ms(lambda: yunet.decode(small)):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
