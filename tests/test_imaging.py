@@ -1,5 +1,6 @@
-"""imaging.py gives the same bytes as the OpenCV calls it replaced, and YuNet on onnxruntime the
-same faces as ``cv2.FaceDetectorYN`` (OpenCV is a test dependency here, never the photo path's)."""
+"""imaging.py gives the same bytes as the OpenCV calls it replaced, on its NumPy/Pillow path and on
+the path that hands the work to OpenCV where it is installed, and YuNet on onnxruntime the same faces
+as ``cv2.FaceDetectorYN`` (OpenCV is a test dependency here, never one the photo path needs)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facekeypoints import imaging
 from facekeypoints.imaging import ImageDecodeError, decode, encode, pyr_down, shrink_area, to_gray, warp_affine
 from facekeypoints.photos.detect import YUNET_FILE, YuNetDetector
 from facekeypoints.photos.sample import sample_image
@@ -19,6 +21,19 @@ from facekeypoints.photos.sample import sample_image
 from .conftest import shared_path
 
 RNG = np.random.default_rng(0)
+
+
+def _use_opencv(monkeypatch, on: bool) -> None:
+    monkeypatch.setenv("FACEKEYPOINTS_NO_OPENCV", "0" if on else "1")
+    imaging.opencv.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def numpy_path(monkeypatch):
+    """Every test here checks the NumPy/Pillow path against OpenCV unless it turns OpenCV on itself."""
+    _use_opencv(monkeypatch, False)
+    yield
+    imaging.opencv.cache_clear()
 
 
 def _jpeg(img: np.ndarray, **kw) -> bytes:
@@ -143,3 +158,35 @@ def test_every_listed_image_type_decodes():
         else:  # Sun raster: Pillow reads it, OpenCV writes it
             raw = cv2.imencode(ext, img)[1].tobytes()
         assert decode(raw).shape == (20, 30, 3), ext
+
+
+def _exif_jpeg(img: np.ndarray, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return _jpeg(img, exif=exif)
+
+
+def test_the_opencv_path_gives_the_numpy_paths_bytes(monkeypatch):
+    assert imaging.opencv() is None  # the fixture's NumPy path
+    colour, grey = _smooth(90, 130), _smooth(90, 130)[..., 1].copy()
+    cmyk = io.BytesIO()
+    Image.fromarray(colour).convert("CMYK").save(cmyk, format="JPEG")  # stays on Pillow: OpenCV's CMYK differs
+    raws = [_exif_jpeg(colour, o) for o in range(1, 9)] + [_jpeg(grey), cmyk.getvalue(), encode(colour, ".png")]
+    m = np.array([[0.45, -0.12, -3.0], [0.12, 0.45, 6.5]])  # shrinks, turns, and reaches past the border
+
+    def everything() -> list[np.ndarray]:
+        out = []
+        for raw in raws:
+            out += [decode(raw), decode(raw, exif=False), decode(raw, reduce=2)]
+        for img in (colour, grey):
+            out += [to_gray(img), shrink_area(img, 47, 31), shrink_area(img, 65, 45), pyr_down(img),
+                    warp_affine(img, m, 40)]
+        return out
+
+    want = everything()
+    _use_opencv(monkeypatch, True)
+    assert imaging.opencv() is cv2
+    got = everything()
+    assert len(got) == len(want)
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert a.dtype == b.dtype and np.array_equal(a, b), i
