@@ -105,3 +105,17 @@ def test_cumulative_error_curve_is_drawn_even_when_every_face_fails(tmp_path):
     assert line.sum() > 200
     cols = np.nonzero(line.any(0))[0]
     assert cols.max() - cols.min() > img.shape[1] / 3  # a curve across the plot, not a stub at its edge
+
+
+def test_models_lists_each_bundled_model_with_its_card(capsys):
+    from facekeypoints.cards import BUNDLED, read_card
+
+    assert main(["models"]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
+    for name in BUNDLED:
+        card = read_card(name)
+        got = card["measured"]
+        row = lines[name]
+        assert f"{card['input']['size']}px gray" in row and "15+68" in row
+        assert f"{100 * got['test_nme']:.2f}%" in row
+        assert f"{100 * got['wild_val_nme']:.2f}% / {100 * got['wild_val_nme68']:.2f}%" in row  # 15 beside 68

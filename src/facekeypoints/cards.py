@@ -34,11 +34,14 @@ def describe_bundled() -> list[dict[str, Any]]:
     for name in BUNDLED:
         meta = json.loads(bundled_path(name).read_text())
         card = meta.get("measured", {})
+        colour = "gray" if meta["input"].get("channels", 1) == 1 else "colour"
         rows.append({"name": name, "size_mb": bundled_path(name).with_suffix(".safetensors").stat().st_size / 1e6,
                      "test_rmse": card.get("test_rmse", "?"), "test_nme": card.get("test_nme", "?"),
+                     "wild_val_nme": card.get("wild_val_nme", "?"), "wild_val_nme68": card.get("wild_val_nme68", "?"),
                      "cpu_ms_per_face": card.get("cpu_ms_per_face", "?"),
                      "points": "15+68" if (meta.get("model_args") or {}).get("num_points") == 83 else "15",
-                     "input": f"{meta['input']['size']}px gray", "about": card.get("about", meta["model"])})
+                     "input": f"{meta['input']['size']}px {colour}",
+                     "about": card.get("about", meta["model"])})
     return rows
 
 

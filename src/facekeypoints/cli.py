@@ -493,12 +493,15 @@ def _models(args: argparse.Namespace) -> int:
     from .config import RECIPES
 
     # NME compares across crop sides; RMSE is in the model's own crop pixels (96 or larger)
+    def pct(v: Any) -> str:
+        return f"{100 * v:.2f}%" if isinstance(v, float) else "-"
+
     print(f"{'bundled':<12} {'size':>8} {'input':>11} {'points':>7} {'test NME':>9} {'RMSE (crop px)':>15} "
-          f"{'CPU ms/face':>12}  description")
+          f"{'wild val NME 15/68':>19} {'CPU ms/face':>12}  description")
     for b in describe_bundled():
-        nme = f"{100 * b['test_nme']:.2f}%" if isinstance(b["test_nme"], float) else "?"
-        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['input']:>11} {b['points']:>7} {nme:>9} {b['test_rmse']:>15} "
-              f"{b['cpu_ms_per_face']:>12}  {b['about']}")
+        wild = f"{pct(b['wild_val_nme'])} / {pct(b['wild_val_nme68'])}"
+        print(f"{b['name']:<12} {b['size_mb']:7.2f}M {b['input']:>11} {b['points']:>7} {pct(b['test_nme']):>9} "
+              f"{b['test_rmse']:>15} {wild:>19} {b['cpu_ms_per_face']:>12}  {b['about']}")
     try:
         from .models.registry import describe_models
 
