@@ -17,7 +17,7 @@ depend on whether OpenCV is installed; ``tests/test_imaging.py`` compares them w
 
 Where OpenCV is installed anyway (the ``[video]`` extra, the README's set-up), each of these hands its
 work to that very OpenCV call, which is 5-20x faster than the NumPy version and gives the same bytes
-(``decode``: baseline RGB and grey JPEGs only; every other image stays on Pillow). Set
+(``decode``: RGB and grey JPEGs only; CMYK JPEGs and every other image stay on Pillow). Set
 ``FACEKEYPOINTS_NO_OPENCV=1`` to keep to NumPy and Pillow (``opencv()`` says which is in use).
 """
 
