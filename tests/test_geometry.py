@@ -68,3 +68,20 @@ def test_template_matrix_turns_a_tilted_face_upright():
     idx = [INDEX[n] for n in KAGGLE_TEMPLATE]
     assert np.allclose(apply_affine(tilted[idx], m), list(KAGGLE_TEMPLATE.values()), atol=1e-6)
     assert template_matrix(tilted)[0, 1] == 0  # without rotate: scale + shift only
+
+
+def test_a_colour_crop_keeps_bgr_planes_in_order_and_its_grey_is_the_grey_crop():
+    from facekeypoints.geometry import crop_affine
+    from facekeypoints.imaging import to_gray
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    img[:60, :80] = (10, 100, 200)  # a flat B, G, R patch
+    m = np.array([[0.8, 0.1, 4.0], [-0.1, 0.8, 9.0]])
+    c, g = crop_affine(img, m, 64, channels=3), crop_affine(img, m, 64)
+    assert c.shape == (3, 64, 64) and c.dtype == np.uint8 and g.shape == (64, 64)
+    assert tuple(c[:, 20, 15]) == (10, 100, 200)  # inside the patch: each plane its own value
+    assert np.abs(to_gray(np.ascontiguousarray(c.transpose(1, 2, 0))).astype(int) - g).max() <= 1
+    assert crop_affine(img, np.array([[1.0, 0, -500], [0, 1, -500]]), 32, channels=3).shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="channels=4"):
+        crop_affine(img, m, 64, channels=4)

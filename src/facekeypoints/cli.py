@@ -50,8 +50,8 @@ def _add_data(sub: Any) -> None:
     d = sub.add_parser("data", help="convert, show, inspect or pack data sets")
     dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = dsub.add_parser("convert", help="68-point face set -> Kaggle layout (training.csv + meta.csv)",
-                        description="Frame, crop (96x96 gray; --size N for larger photo crops) and map 68 iBUG "
-                                    "points to the 15 Kaggle keypoints. "
+                        description="Frame, crop (96x96 gray; --size N for larger photo crops, --color for BGR ones) "
+                                    "and map 68 iBUG points to the 15 Kaggle keypoints. "
                                     "SRC is a folder of images (or .tar archives of them) with a 68-point CSV "
                                     "or .pts files. Bad items are skipped and listed at the end.")
     c.add_argument("src", help="68-point source folder")
@@ -67,6 +67,10 @@ def _add_data(sub: Any) -> None:
     c.add_argument("--size", type=int, default=96, metavar="N",
                    help="crop side in pixels (default: 96, Kaggle's): the same face region at N x N pixels, a "
                         "multiple of 16. `train` builds its network for the side of its data")
+    c.add_argument("--color", action="store_true",
+                   help="keep colour: each crop is 3 BGR planes (the Image field holds 3 x N x N values, "
+                        "plane after plane; convert.json says \"channels\": 3). `train` builds a colour network "
+                        "for such data; the Kaggle layout itself is grey")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     v = dsub.add_parser("show", help="draw a grid of faces with their keypoints to a PNG")
     v.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
@@ -304,10 +308,11 @@ def _data_convert(args: argparse.Namespace) -> int:
 
         framer = DetectorFraming()
     s = convert_68(args.src, args.out_dir, progress=not args.quiet, framer=framer, holdout=args.holdout,
-                   holdout_dir=args.holdout_dir, size=args.size)
+                   holdout_dir=args.holdout_dir, size=args.size, channels=3 if args.color else 1)
     for folder, part in ((args.out_dir, s), (args.holdout_dir, s.get("holdout_part"))):
         if part:
-            print(f"wrote {folder}/training.csv: {part['faces']} faces ({args.size}x{args.size}), "
+            print(f"wrote {folder}/training.csv: {part['faces']} faces ({args.size}x{args.size}"
+                  f"{', BGR' if args.color else ''}), "
                   f"{part['identities']} identities, "
                   f"{part['missing_keypoints']} keypoints outside the crop (missing), framing "
                   + ", ".join(f"{k} {v}" for k, v in part["framing_counts"].items()))

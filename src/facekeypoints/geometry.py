@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .imaging import invert_affine, pyr_down, to_gray, warp_affine
+from .imaging import as_bgr, invert_affine, pyr_down, to_gray, warp_affine
 from .keypoints import INDEX
 
 # The frame every framing is defined in: Kaggle's 96x96 faces. A model with larger crops sees the
@@ -92,8 +92,9 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.asarray(points, np.float64) @ m[:, :2].T + m[:, 2]
 
 
-def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96) -> np.ndarray:
-    """Cut the ``size x size`` grey crop ``x_crop = M @ [x_src, 1]`` from an image (``M`` is ``(2, 3)``).
+def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96, channels: int = 1) -> np.ndarray:
+    """Cut the ``size x size`` crop ``x_crop = M @ [x_src, 1]`` from an image (``M`` is ``(2, 3)``):
+    grey ``(size, size)``, or with ``channels=3`` BGR planes ``(3, size, size)`` (a colour model's input).
 
     Only the region the crop needs is touched; a colour (BGR) image is turned grey there only.
     Strong downscales go through Gaussian pyramid halvings first (anti-aliasing; pyrDown maps
@@ -107,14 +108,17 @@ def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96) -> np.ndarray:
     x1, y1 = np.ceil(corners.max(0) + margin).astype(int)
     h, w = image.shape[:2]
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels}: crops are grey (1) or BGR (3)")
     if cx1 <= cx0 or cy1 <= cy0:
-        return np.zeros((size, size), np.uint8)
-    roi = to_gray(image[cy0:cy1, cx0:cx1])
+        return np.zeros((size, size) if channels == 1 else (3, size, size), np.uint8)
+    roi = (to_gray if channels == 1 else as_bgr)(image[cy0:cy1, cx0:cx1])
     a, t = m[:, :2].copy(), m[:, 2] + m[:, :2] @ np.array([cx0, cy0])  # now maps roi coordinates
     while scale < 0.5 and min(roi.shape[:2]) >= 4:
         roi = pyr_down(roi)
         a, scale = a * 2.0, scale * 2.0
-    return warp_affine(roi, np.c_[a, t], size)
+    crop = warp_affine(roi, np.c_[a, t], size)
+    return crop if channels == 1 else np.ascontiguousarray(crop.transpose(2, 0, 1))
 
 
 def crop_face(gray: np.ndarray, scale: float, shift: np.ndarray, size: int = 96) -> np.ndarray:

@@ -19,6 +19,12 @@ def index_on(index: tuple[int, ...], device: torch.device) -> torch.Tensor:
     return _INDEX_CACHE[key]
 
 
+def as_batch(images: torch.Tensor) -> torch.Tensor:
+    """uint8 crops as the float batch a network reads: grey ``(N, S, S)`` -> ``(N, 1, S, S)``; colour
+    ``(N, 3, S, S)`` stays as it is (the one place the channel axis is added)."""
+    return (images.unsqueeze(1) if images.dim() == 3 else images).float()
+
+
 def invert_affines(a: torch.Tensor) -> torch.Tensor:
     """Inverses of pixel-space affines ``(..., 3, 3)`` (last row 0 0 1), in closed form.
 

@@ -254,3 +254,24 @@ def test_holdout_splits_by_identity_into_its_own_folder(tmp_path):
     assert again["holdout_part"]["faces"] == summary["holdout_part"]["faces"]  # stable, not random
     with pytest.raises(ValueError, match="holdout_dir"):
         convert_68(src, tmp_path / "x", progress=False, holdout=0.3)
+
+
+def test_color_keeps_the_same_crop_in_bgr_planes(tmp_path):
+    """`data convert --color`: the same framing and labels as the grey conversion, the pixels as
+    3 planes whose grey is the grey crop; convert.json says so and load_training reads it back."""
+    from facekeypoints.imaging import to_gray
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_source(src, n_people=2, per_person=2, bad_row=False)
+    grey = convert_68(src, tmp_path / "g", progress=False, size=128)
+    colour = convert_68(src, tmp_path / "c", progress=False, size=128, channels=3)
+    assert grey["channels"] == 1 and colour["channels"] == 3
+    a, b = load_training(tmp_path / "g"), load_training(tmp_path / "c")
+    assert a.images.shape == (4, 128, 128) and b.images.shape == (4, 3, 128, 128)
+    assert np.array_equal(a.keypoints, b.keypoints, equal_nan=True)
+    assert np.allclose(a.extra["points68"], b.extra["points68"], equal_nan=True)
+    back = np.stack([to_gray(np.ascontiguousarray(im.transpose(1, 2, 0))) for im in b.images])
+    assert np.abs(back.astype(int) - a.images).max() <= 2  # rounding of the two warps only
+    with pytest.raises(ValueError, match="channels=2"):
+        convert_68(src, tmp_path / "bad", progress=False, channels=2)

@@ -181,3 +181,28 @@ def test_a_converted_folder_of_another_side_is_read_at_its_side_and_a_short_row_
     (tmp_path / "bad" / "convert.json").write_text(json.dumps({"size": "big"}))
     with pytest.raises(DataError, match="convert.json: field 'size'"):
         load_training(tmp_path / "bad")
+
+
+def test_a_colour_folder_is_read_as_bgr_planes_and_a_grey_row_is_named(tmp_path):
+    """`data convert --color` records "channels": 3; each Image field holds 3 planes, which load back as
+    ``(N, 3, S, S)``; a row of one plane is named with what it should hold; a bad channel count too."""
+    import json
+
+    from facekeypoints.data import DataError, load_training
+    from facekeypoints.data.kaggle import crop_channels, write_training_csv
+
+    imgs, kps = synthetic_faces(3)
+    colour = np.stack([imgs // 4, imgs // 2, imgs], axis=1)  # B, G, R planes that differ
+    write_training_csv(tmp_path / "ok" / "training.csv", colour, kps)
+    (tmp_path / "ok" / "convert.json").write_text(json.dumps({"size": 96, "channels": 3}))
+    ds = load_training(tmp_path / "ok")
+    assert ds.images.shape == (3, 3, 96, 96) and (ds.images == colour).all()
+    assert crop_channels(tmp_path / "ok") == 3 and crop_channels(tmp_path) == 1
+    write_training_csv(tmp_path / "bad" / "training.csv", imgs, kps)
+    (tmp_path / "bad" / "convert.json").write_text(json.dumps({"channels": 3}))
+    with pytest.raises(DataError, match=r"row 1 \(line 2\), field 'Image': 9216 pixel values, expected 27648 "
+                                        r"\(96x96 x 3 colour planes\)"):
+        load_training(tmp_path / "bad")
+    (tmp_path / "bad" / "convert.json").write_text(json.dumps({"channels": 2}))
+    with pytest.raises(DataError, match="convert.json: field 'channels': 2"):
+        load_training(tmp_path / "bad")

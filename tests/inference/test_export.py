@@ -77,3 +77,24 @@ def test_a_128_px_model_exports_and_its_runner_never_spins(tmp_path):
     spinning = OnnxRunner(tmp_path / "m.onnx", spin=True).session.get_session_options()
     with pytest.raises(RuntimeError):  # not set: onnxruntime's default, which spins
         spinning.get_session_config_entry(entry)
+
+
+def test_a_colour_model_exports_with_three_input_planes(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("mobile_s", input_channels=3)
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(8, 3, 96, 96) * 255)
+    model.eval()
+    save_checkpoint(tmp_path / "model.safetensors", model, "mobile_s",
+                    {"model_args": {"input_channels": 3}, "config": {"tta_flip": True}})
+    assert main(["export", "--model", str(tmp_path), "-o", str(tmp_path / "m.onnx")]) == 0
+    runner = OnnxRunner(tmp_path / "m.onnx", threads=1)
+    assert runner.session.get_inputs()[0].shape[1:] == [3, 96, 96] and runner.meta["input"]["channels"] == 3
+    crops = np.random.default_rng(0).integers(0, 256, (4, 3, 96, 96)).astype(np.uint8)
+    from facekeypoints.inference.tta import TestTimeAugment
+
+    want = predict_crops(TestTimeAugment(model, flip=True), crops)
+    assert np.abs(runner(crops) - want).max() < 1e-3
+    with pytest.raises(ValueError, match="reads BGR crops, these faces are grey"):
+        predict_crops(model, crops[:, 0])

@@ -82,3 +82,17 @@ def test_every_network_carries_its_contract_and_the_15_come_first():
         with torch.no_grad():
             every, fifteen = m.forward_all(x), m(x)
         assert every.shape == (2, 83, 2) and torch.allclose(every[:, :15], fifteen, atol=1e-5), name
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if n != "ensemble"])
+def test_every_network_builds_for_colour_crops_and_refuses_other_channels(name):
+    """``input_channels=3``: BGR planes in, the same points out; only the first convolution changes."""
+    grey, colour = create_model(name), create_model(name, input_channels=3).eval()
+    assert grey.input_channels == 1 and colour.input_channels == 3
+    extra = sum(p.numel() for p in colour.parameters()) - sum(p.numel() for p in grey.parameters())
+    first = next(m for m in colour.modules() if isinstance(m, torch.nn.Conv2d))
+    assert extra == 2 * first.out_channels * first.kernel_size[0] * first.kernel_size[1]
+    with torch.no_grad():
+        assert colour(torch.zeros(2, 3, 96, 96)).shape == (2, 15, 2)
+    with pytest.raises(ValueError, match="input_channels=2"):
+        create_model(name, input_channels=2)

@@ -409,3 +409,34 @@ def test_yunet_reads_a_slightly_larger_image_as_it_is_and_looks_once_at_an_empty
     det(np.zeros((500, 500, 3), np.uint8))
     assert seen == [(320, 320), (500, 500)]  # shrunk to 320, then the second look (640 px: as it is)
     assert detect.NATIVE_UP_TO * detect.YUNET_SIDE < 500
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_colour_model_sees_the_colour_crop_of_each_face(face_photo, tmp_path, backend):
+    """The channels come from the checkpoint: a colour model gets BGR planes of the same framing as
+    a grey one (their grey is the grey crop), and both backends give its points."""
+    import torch
+
+    from facekeypoints.imaging import to_gray
+    from facekeypoints.photos.detect import read_picture
+
+    torch.manual_seed(0)
+    model = create_model("mobile_s", input_channels=3).eval()
+    save_checkpoint(tmp_path / "c" / "model.safetensors", model, "mobile_s", {"model_args": {"input_channels": 3}})
+    det = KeypointDetector.from_pretrained(tmp_path / "c", backend=backend)
+    assert det.channels == 3 and det.crop_shape == (3, 96, 96)
+    pic = read_picture(face_photo)
+    faces = det(face_photo)
+    assert len(faces) >= 1 and all(np.isfinite(p["x"]) for p in faces[0]["keypoints"].values())
+    box = np.array(faces[0]["box"])
+    framing = np.array([[96 / (box[2] - box[0]), 0, 0], [0, 96 / (box[3] - box[1]), 0]])
+    framing[:, 2] = -framing[:, :2] @ box[:2]
+    crop = det._crop(pic, framing)
+    assert crop.shape == (3, 96, 96) and not np.array_equal(crop[0], crop[2])  # a colour photo: planes differ
+    save_checkpoint(tmp_path / "g" / "model.safetensors", create_model("mobile_s").eval(), "mobile_s", {})
+    grey = KeypointDetector.from_pretrained(tmp_path / "g", backend=backend)._crop(pic, framing)
+    assert np.abs(to_gray(np.ascontiguousarray(crop.transpose(1, 2, 0))).astype(int) - grey).max() <= 1
+    other = KeypointDetector.from_pretrained(tmp_path / "c", backend="onnx" if backend == "torch" else "torch")
+    pa = np.array([[p["x"], p["y"]] for p in faces[0]["keypoints"].values()])
+    pb = np.array([[p["x"], p["y"]] for p in other(face_photo)[0]["keypoints"].values()])
+    assert np.abs(pa - pb).max() < 0.05

@@ -70,3 +70,15 @@ def test_augment_batch_and_flip_tta_round_trip():
     assert torch.equal(flip_images(flipped), x)
     back = unflip_keypoints(unflip_keypoints(kp, 96), 96)
     assert np.allclose(back.numpy(), kp.numpy(), atol=1e-4)
+
+
+def test_colour_batches_get_a_gain_per_channel_and_grey_ones_never_see_it():
+    x = torch.full((6, 3, 32, 32), 100.0)
+    cfg = AugmentConfig(brightness=0, contrast=0, gamma=0, blur=0, noise=0, tint=0.2)
+    out = photometric(x, cfg, torch.Generator().manual_seed(0))
+    gains = out[:, :, 0, 0] / 100
+    assert ((gains > 0.79) & (gains < 1.21)).all() and (gains.std(1) > 1e-3).all()  # channels apart
+    grey = torch.rand(4, 1, 32, 32) * 255
+    a = photometric(grey, AugmentConfig(tint=0.0), torch.Generator().manual_seed(3))
+    b = photometric(grey, AugmentConfig(tint=0.5), torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)  # the same random stream and pixels: grey training is as it was

@@ -171,5 +171,29 @@ def test_the_network_is_built_for_the_side_of_its_data(kaggle_dir, tmp_path):
     assert np.isfinite(evaluate(run, tmp_path / "d128", plots=False)["rmse"])
     with pytest.raises(ValueError, match="reads 128x128 crops, these faces are 96x96"):
         evaluate(run, kaggle_dir, plots=False)
-    with pytest.raises(ValueError, match="128-px faces.*96-px.*--size"):
+    with pytest.raises(ValueError, match="128-px grey faces.*96-px grey.*--size"):
         train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "d128")), run_dir=tmp_path / "r2", progress=False)
+
+
+def test_the_network_is_built_for_the_channels_of_its_data(kaggle_dir, tmp_path):
+    """A `data convert --color` folder trains a colour network (3 input planes); its checkpoint says
+    so, evaluate runs it, grey faces are refused in one line, and grey and colour sets do not mix."""
+    from facekeypoints.checkpoint import load_checkpoint
+    from facekeypoints.data import load_training
+    from facekeypoints.data.kaggle import write_training_csv
+    from facekeypoints.evaluation.evaluate import evaluate
+
+    ds = load_training(kaggle_dir)
+    colour = np.stack([ds.images // 2, ds.images, 255 - ds.images], axis=1)
+    write_training_csv(tmp_path / "c" / "training.csv", colour, ds.keypoints)
+    (tmp_path / "c" / "convert.json").write_text(json.dumps({"size": 96, "channels": 3}))
+    run = train(_cfg(tmp_path / "c", epochs=1, model="mobile_s", augment=True), run_dir=tmp_path / "r",
+                progress=False)
+    model, meta = load_checkpoint(run)
+    assert meta["model_args"]["input_channels"] == 3 and meta["input"]["channels"] == 3
+    assert model.input_channels == 3 and "BGR" in meta["input"]["range"]
+    assert np.isfinite(evaluate(run, tmp_path / "c", plots=True, out_dir=tmp_path / "ev")["rmse"])
+    with pytest.raises(ValueError, match="reads BGR crops, these faces are grey"):
+        evaluate(run, kaggle_dir, plots=False)
+    with pytest.raises(ValueError, match="96-px BGR faces.*96-px grey.*--color"):
+        train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "c")), run_dir=tmp_path / "r2", progress=False)

@@ -2,7 +2,8 @@
 
 Each face is framed so that its eyes, nose tip and bottom lip sit where Kaggle's
 faces have them on average (see ``geometry.KAGGLE_TEMPLATE``), cropped to 96x96
-grayscale (``size``: the same face region at N x N pixels, for photo models with larger crops),
+grayscale (``size``: the same face region at N x N pixels, for photo models with larger crops;
+``channels=3``: BGR planes, for colour models),
 and its 15 Kaggle keypoints are mapped from the 68 (``keypoints.FROM_68``).
 A keypoint that falls outside the crop becomes missing (an empty field).
 
@@ -95,10 +96,14 @@ class _Part:
 
 
 def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, framer: Framer68 | None = None,
-               holdout: float = 0.0, holdout_dir: str | Path | None = None, size: int = REFERENCE_SIZE) -> dict:
-    """Convert a 68-point source folder into a Kaggle-layout folder of ``size``-px crops; returns the summary."""
+               holdout: float = 0.0, holdout_dir: str | Path | None = None, size: int = REFERENCE_SIZE,
+               channels: int = 1) -> dict:
+    """Convert a 68-point source folder into a Kaggle-layout folder of ``size``-px crops (grey, or BGR
+    planes with ``channels=3``); returns the summary."""
     if not 32 <= size <= 512 or size % 16:
         raise ValueError(f"size={size}: choose a crop side in 32..512 that is a multiple of 16 (96, 128, 160, ...)")
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels}: crops are grey (1) or BGR (3)")
     if not 0 <= holdout < 1:
         raise ValueError(f"holdout={holdout}: choose a fraction in 0..1 (0 = keep every face)")
     if holdout and holdout_dir is None:
@@ -120,7 +125,8 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
             continue
         conventions.add(face.convention)
         part = parts["holdout" if holdout and held_out(face.identity, holdout) else "train"]
-        part.add(crop_affine(to_gray(image), m, size), kp15, face.points, m, (face.identity, face.name, how))
+        crop = crop_affine(to_gray(image) if channels == 1 else image, m, size, channels)
+        part.add(crop, kp15, face.points, m, (face.identity, face.name, how))
     if not parts["train"].rows:
         raise DataError(f"{src}: no usable 68-point faces found ({len(bad)} bad items)")
     summary = {
@@ -128,7 +134,8 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
         "pixel_convention_read": sorted(conventions),  # converted to 0-based pixel centres on read
         "framing": "detector" if framer is not None else "template",
         "holdout": holdout,
-        "size": size,  # the crops' side: load_training reads it
+        "size": size,  # the crops' side and channels: load_training reads them
+        "channels": channels,
         "skipped": [{"item": item, "reason": reason} for item, reason in bad],
         "template": KAGGLE_TEMPLATE,
     }

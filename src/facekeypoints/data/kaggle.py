@@ -33,7 +33,8 @@ MAX_COORD = 1e4  # a label further than this from a 96x96 image is a broken valu
 class KeypointDataset:
     """Faces and keypoints in memory.
 
-    images: ``(N, 96, 96)`` uint8; keypoints: ``(N, 15, 2)`` float32 pixels, NaN = missing.
+    images: ``(N, 96, 96)`` uint8 (``(N, S, S)`` for ``data convert --size S``; ``(N, 3, S, S)`` BGR
+    planes with ``--color``: the side is always the last axis); keypoints: ``(N, 15, 2)`` float32 pixels, NaN = missing.
     identities: ``(N,)`` person ids when the source has them (converted sets), else None.
     extra: optional per-face arrays from a converted set's ``meta.csv`` (e.g. ``points68``).
     """
@@ -105,18 +106,21 @@ def read_source_bytes(path: str | Path, stem: str) -> tuple[bytes, str]:
 
 
 # --------------------------------------------------------------------------- parsing
-def parse_pixels(images: pd.Series, name: str, first_line: int = 2, side: int = IMAGE_SIZE) -> np.ndarray:
-    """Parse a column of space-separated pixel strings into ``(N, side, side)`` uint8 (Kaggle: 96).
+def parse_pixels(images: pd.Series, name: str, first_line: int = 2, side: int = IMAGE_SIZE,
+                 channels: int = 1) -> np.ndarray:
+    """Parse a column of space-separated pixel strings into ``(N, side, side)`` uint8 (Kaggle: 96),
+    or ``(N, 3, side, side)`` BGR planes for ``channels=3`` (a ``data convert --color`` folder).
 
     One vectorised parse; only when that fails is each row inspected to name the bad one.
     """
     strings = [s.strip() for s in images.fillna("").astype(str).tolist()]
     # str.count is C speed; pandas' .str.count goes through a regex per row (4x slower here)
     counts = np.fromiter((s.count(" ") + 1 if s else 0 for s in strings), np.int64, len(strings))
-    for i in np.flatnonzero(counts != side * side)[:1]:
+    want = channels * side * side
+    for i in np.flatnonzero(counts != want)[:1]:
         raise DataError(
             f"{name}: row {i + 1} (line {i + first_line}), field 'Image': "
-            f"{counts[i]} pixel values, expected {side * side} ({side}x{side})"
+            f"{counts[i]} pixel values, expected {want} ({side}x{side}{' x 3 colour planes' if channels > 1 else ''})"
         )
     try:
         with warnings.catch_warnings():
@@ -134,7 +138,8 @@ def parse_pixels(images: pd.Series, name: str, first_line: int = 2, side: int = 
                         f"bad pixel value {tok[:20]!r} (want an integer 0..255)"
                     )
         raise DataError(f"{name}: field 'Image' could not be parsed")
-    return values.astype(np.uint8).reshape(-1, side, side)
+    shape = (side, side) if channels == 1 else (channels, side, side)
+    return values.astype(np.uint8).reshape(-1, *shape)
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
@@ -155,9 +160,10 @@ def _require_columns(df: pd.DataFrame, cols: list[str], name: str) -> None:
                         f"missing {shown} (found {found})")
 
 
-def parse_training_csv(raw: bytes, name: str = "training.csv", side: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
+def parse_training_csv(raw: bytes, name: str = "training.csv", side: int = IMAGE_SIZE,
+                       channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Parse Kaggle ``training.csv`` bytes into images ``(N,96,96)`` and keypoints ``(N,15,2)``
-    (``side``: the crops of a ``data convert --size N`` folder)."""
+    (``side``, ``channels``: the crops of a ``data convert --size N [--color]`` folder)."""
     df = _read_csv(raw, name)
     _require_columns(df, [*COLUMNS, "Image"], name)
     coords = np.empty((len(df), len(COLUMNS)), dtype=np.float32)
@@ -174,7 +180,7 @@ def parse_training_csv(raw: bytes, name: str = "training.csv", side: int = IMAGE
             raise DataError(f"{name}: row {i + 1} (line {i + 2}), field {col!r}: {text.iloc[i][:30]} is no pixel "
                             f"coordinate of a 96x96 image (|value| > {MAX_COORD:g})")
         coords[:, j] = num.to_numpy(dtype=np.float32, na_value=np.nan)
-    images = parse_pixels(df["Image"], name, side=side)
+    images = parse_pixels(df["Image"], name, side=side, channels=channels)
     return images, coords.reshape(-1, NUM_KEYPOINTS, 2)
 
 
@@ -263,13 +269,14 @@ def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
     path = Path(path)
     if path.suffix == ".npz":
         return load_packed(path)
-    side = crop_side(path)
+    side, channels = crop_side(path), crop_channels(path)
 
     def parse(raw: bytes, name: str) -> dict[str, np.ndarray]:
-        images, keypoints = parse_training_csv(raw, name, side)
+        images, keypoints = parse_training_csv(raw, name, side, channels)
         return {"images": images, "keypoints": keypoints}
 
-    arrays, digest, name = _cached(path, "training", parse, use_cache, "" if side == IMAGE_SIZE else f"-s{side}")
+    tag = ("" if side == IMAGE_SIZE else f"-s{side}") + ("" if channels == 1 else f"-c{channels}")
+    arrays, digest, name = _cached(path, "training", parse, use_cache, tag)
     ds = KeypointDataset(arrays["images"], arrays["keypoints"], source=name, data_hash=digest)
     meta = (path if path.is_dir() else path.parent) / "meta.csv"
     if meta.exists():
@@ -277,20 +284,34 @@ def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
     return ds
 
 
-def crop_side(path: str | Path) -> int:
-    """The side of the faces in a Kaggle-layout folder: the ``size`` its ``convert.json`` records
-    (``data convert --size N``), else Kaggle's 96."""
+def _convert_field(path: str | Path, key: str, default: int) -> tuple[int, Path]:
+    """Field ``key`` of the ``convert.json`` beside a Kaggle-layout folder's CSV (else ``default``), and that file."""
     path = Path(path)
     info = (path if path.is_dir() else path.parent) / "convert.json"
     if not info.is_file():
-        return IMAGE_SIZE
+        return default, info
     try:
-        side = json.loads(info.read_text()).get("size", IMAGE_SIZE)
+        return json.loads(info.read_text()).get(key, default), info
     except (OSError, ValueError) as e:
         raise DataError(f"{info}: unreadable ({e})") from None
+
+
+def crop_side(path: str | Path) -> int:
+    """The side of the faces in a Kaggle-layout folder: the ``size`` its ``convert.json`` records
+    (``data convert --size N``), else Kaggle's 96."""
+    side, info = _convert_field(path, "size", IMAGE_SIZE)
     if not isinstance(side, int) or side < 16:
         raise DataError(f"{info}: field 'size': {side!r} is no crop side in pixels")
     return side
+
+
+def crop_channels(path: str | Path) -> int:
+    """The faces' channels in a Kaggle-layout folder: 3 (BGR planes) where its ``convert.json``
+    records ``"channels": 3`` (``data convert --color``), else 1 (grey, as Kaggle's)."""
+    channels, info = _convert_field(path, "channels", 1)
+    if channels not in (1, 3):
+        raise DataError(f"{info}: field 'channels': {channels!r} (want 1, grey, or 3, BGR planes)")
+    return channels
 
 
 def _attach_meta(ds: KeypointDataset, meta_path: Path) -> None:
@@ -318,7 +339,7 @@ def load_test(path: str | Path, use_cache: bool = True) -> tuple[np.ndarray, np.
 
 
 def format_pixels(images: np.ndarray) -> list[str]:
-    """Render ``(N, 96, 96)`` uint8 images as Kaggle pixel strings."""
+    """Render ``(N, 96, 96)`` uint8 images as Kaggle pixel strings (colour ``(N, 3, S, S)``: plane after plane)."""
     lut = [str(v) for v in range(256)]
     return [" ".join(map(lut.__getitem__, img.reshape(-1).tolist())) for img in images]
 

@@ -30,14 +30,16 @@ def face_grid(
     titles: Sequence[str] | None = None,
     cols: int = 8,
 ) -> Path:
-    """Draw faces ``(N, 96, 96)`` with true (green) and predicted (red) ``(N, 15, 2)`` points."""
+    """Draw faces ``(N, S, S)`` (or BGR planes ``(N, 3, S, S)``) with true (green) and predicted (red)
+    ``(N, 15, 2)`` points."""
     n = len(images)
     rows = max(1, int(np.ceil(n / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.75), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:n]):
-        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+        face = images[i] if images.ndim == 3 else images[i][::-1].transpose(1, 2, 0)  # BGR planes -> RGB
+        ax.imshow(face, cmap="gray", vmin=0, vmax=255)
         if truth is not None:
             ax.scatter(truth[i, :, 0], truth[i, :, 1], s=6, c="lime", marker="o", linewidths=0)
         if pred is not None:

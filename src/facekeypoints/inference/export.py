@@ -1,6 +1,7 @@
 """``facekeypoints export``: a checkpoint to ONNX, and an onnxruntime runner for it.
 
-The exported graph takes ``image`` ``(B, 1, 96, 96)`` float32 pixels in 0..255 and returns
+The exported graph takes ``image`` ``(B, C, S, S)`` float32 pixels in 0..255 (C, S: the model's
+input channels and side, 1 and 96 for Kaggle's faces) and returns
 ``keypoints`` ``(B, 15, 2)`` in pixels of that crop, exactly what the torch model returns
 (test-time augmentation included as the checkpoint's config asks, see tta.py), so the
 two backends are interchangeable. A ``.json`` beside the ``.onnx`` carries the checkpoint's
@@ -38,14 +39,14 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17, flip_t
         raise ValueError(f"{model_path}: this model has no 68-point head (it predicts the 15 Kaggle points only)")
     wrapped = with_tta(model, meta, flip_tta, tta_views, all_points).eval()
     graph = PairOutput(wrapped) if pair else wrapped
-    size = meta["input"]["size"]
+    size, channels = meta["input"]["size"], int(meta["input"].get("channels", 1))
     out = Path(out).with_suffix(".onnx")
 
     def write(path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the old one
             name = "keypoints_pair" if pair else "keypoints"
-            torch.onnx.export(graph, (torch.zeros(1, 1, size, size),), str(path), input_names=["image"],
+            torch.onnx.export(graph, (torch.zeros(1, channels, size, size),), str(path), input_names=["image"],
                               output_names=[name], opset_version=opset, dynamo=False,
                               dynamic_axes={"image": {0: "batch"}, name: {1 if pair else 0: "batch"}})
         onnx.checker.check_model(str(path))

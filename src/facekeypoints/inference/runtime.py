@@ -31,6 +31,8 @@ class OnnxRunner:
         self.meta = json.loads(side.read_text()) if side.exists() else {}
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, S, S)`` (S: the graph's input side)."""
-        x = np.asarray(images, np.float32)[:, None]  # (N, 1, S, S)
+        """Keypoints ``(N, 15, 2)`` for uint8 or float crops ``(N, S, S)``, or ``(N, 3, S, S)`` for a colour
+        graph (S: the graph's input side)."""
+        x = np.asarray(images, np.float32)
+        x = x[:, None] if x.ndim == 3 else x  # (N, C, S, S)
         return self.session.run(None, {"image": x})[0]

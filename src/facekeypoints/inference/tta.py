@@ -69,6 +69,7 @@ class TestTimeAugment(nn.Module):
         self.register_buffer("affines", affines, persistent=False)
         self.register_buffer("inverses", invert_affines(affines), persistent=False)
         self.input_size, self.input_mean, self.input_std = size, model.input_mean, model.input_std
+        self.input_channels = getattr(model, "input_channels", 1)
         self.train(model.training)  # the wrapper takes the model's mode (and .eval()/.train() pass it on)
 
     def _views(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """What every keypoint network is: its input contract and its two forward passes.
 
 ``KeypointNet`` subclasses declare their input contract as class attributes (``input_size`` side in
-pixels, 96 unless the model is built with ``input_size=N`` for larger photo crops; ``input_channels``;
+pixels, 96 unless the model is built with ``input_size=N`` for larger photo crops; ``input_channels``,
+1 (grey) unless built with ``input_channels=3`` for BGR crops ``(B, 3, S, S)``;
 the ``input_mean``/``input_std`` they normalise 0..255 pixels with,
 inside the model, so exported graphs need nothing else) and ``num_points`` per instance (15, or
 15 + 68 with a 68-point head). ``forward_all(x)`` gives every point ``(B, P, 2)``, ``forward(x)``
@@ -16,6 +17,13 @@ import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
 from .layers import soft_argmax
+
+
+def check_input_channels(channels: int) -> int:
+    """``channels`` if a network can take it: 1 (grey) or 3 (BGR planes), else ValueError."""
+    if channels not in (1, 3):
+        raise ValueError(f"input_channels={channels}: networks read grey (1) or BGR (3) crops")
+    return int(channels)
 
 
 def check_input_size(size: int, multiple: int) -> int:

@@ -28,9 +28,11 @@ class Ensemble(KeypointNet):
         self.members = nn.ModuleList(create_model(m["model"], **m.get("model_args", {})) for m in members)
         first = self.members[0]
         for m in self.members:
-            if (m.input_size, m.input_mean, m.input_std) != (first.input_size, first.input_mean, first.input_std):
+            if (m.input_size, m.input_channels, m.input_mean, m.input_std) != (
+                    first.input_size, first.input_channels, first.input_mean, first.input_std):
                 raise ValueError("ensemble members must share one input contract")
         self.input_size, self.input_mean, self.input_std = first.input_size, first.input_mean, first.input_std
+        self.input_channels = first.input_channels
         points = {getattr(m, "num_points", NUM_KEYPOINTS) for m in self.members}
         self.num_points = points.pop() if len(points) == 1 else NUM_KEYPOINTS
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
-from .base import HeatmapDecoding, KeypointNet, check_input_size
+from .base import HeatmapDecoding, KeypointNet, check_input_channels, check_input_size
 from .layers import Blur, conv_bn, regression_head, top_down
 from .registry import register_model
 
@@ -35,10 +35,11 @@ class MobileNet(KeypointNet):
 
     def __init__(self, widths=(16, 32, 64, 96, 128), repeats=(1, 2, 2, 2), strides=(2, 2, 2, 1),
                  head: int = 32, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS, antialias: bool = False,
-                 input_size: int = 96):
+                 input_size: int = 96, input_channels: int = 1):
         super().__init__()
         self.num_points, self.input_size = num_points, check_input_size(input_size, 16)
-        layers: list[nn.Module] = [conv_bn(1, widths[0], 3, 2, antialias=antialias)]  # 48x48
+        self.input_channels = check_input_channels(input_channels)
+        layers: list[nn.Module] = [conv_bn(self.input_channels, widths[0], 3, 2, antialias=antialias)]  # 48x48
         c = widths[0]
         for w, r, stride in zip(widths[1:], repeats, strides, strict=True):  # 24, 12, 6, 6
             layers += [DWBlock(c, w, stride, antialias)] + [DWBlock(w, w, 1) for _ in range(r - 1)]
@@ -68,10 +69,12 @@ class MobileHeatmapNet(HeatmapDecoding):
     """Depthwise-separable encoder (strides 4, 8, 16 kept) + top-down path to stride 4 + soft-argmax."""
 
     def __init__(self, widths=(16, 48, 96, 160), repeats=(2, 3, 3), neck: int = 32,
-                 num_points: int = NUM_KEYPOINTS, antialias: bool = False, input_size: int = 96):
+                 num_points: int = NUM_KEYPOINTS, antialias: bool = False, input_size: int = 96,
+                 input_channels: int = 1):
         super().__init__()
         self.num_points, self.input_size = num_points, check_input_size(input_size, 16)
-        self.stem = conv_bn(1, widths[0], 3, 2, antialias=antialias)  # 48x48
+        self.input_channels = check_input_channels(input_channels)
+        self.stem = conv_bn(self.input_channels, widths[0], 3, 2, antialias=antialias)  # 48x48
         stages, c = [], widths[0]
         for w, r in zip(widths[1:], repeats, strict=True):  # 24, 12, 6
             stages.append(nn.Sequential(DWBlock(c, w, 2, antialias), *[DWBlock(w, w, 1) for _ in range(r - 1)]))

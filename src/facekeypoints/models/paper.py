@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..keypoints import NUM_KEYPOINTS
-from .base import KeypointNet, check_input_size
+from .base import KeypointNet, check_input_channels, check_input_size
 from .registry import register_model
 
 
@@ -23,11 +23,12 @@ class PaperCNN(KeypointNet):
     input_std = 1.0
 
     def __init__(self, widths: tuple[int, ...] = (32, 32, 64, 64, 96, 96, 128, 128, 256, 256, 512, 512),
-                 hidden: int = 512, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS, input_size: int = 96):
+                 hidden: int = 512, dropout: float = 0.1, num_points: int = NUM_KEYPOINTS, input_size: int = 96,
+                 input_channels: int = 1):
         super().__init__()
         self.num_points, self.input_size = num_points, check_input_size(input_size, 2 ** (len(widths) // 2 - 1))
+        self.input_channels = c_in = check_input_channels(input_channels)
         layers: list[nn.Module] = []
-        c_in = 1
         for i, c in enumerate(widths):
             # Keras BatchNormalization defaults: momentum 0.99 (PyTorch's 0.01), epsilon 1e-3.
             layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.LeakyReLU(0.1),

@@ -48,15 +48,17 @@ def model_entry_doc(name: str) -> str | None:
     return _MODELS[name].__doc__
 
 
-def count_flops(model: nn.Module, size: int = 96) -> int:
-    """Floating-point operations of one forward pass on one face (multiply-add = 2)."""
+def count_flops(model: nn.Module, size: int | None = None) -> int:
+    """Floating-point operations of one forward pass on one face (multiply-add = 2), at ``size``
+    (None: the model's own input side) and the model's input channels."""
+    size = size or getattr(model, "input_size", 96)
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, 1, size, size))
+        model(torch.zeros(1, getattr(model, "input_channels", 1), size, size))
     model.train(was_training)
     return int(counter.get_total_flops())
 

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..keypoints import NUM_KEYPOINTS
-from .base import HeatmapDecoding, KeypointNet, check_input_size
+from .base import HeatmapDecoding, KeypointNet, check_input_channels, check_input_size
 from .layers import conv_bn, regression_head, top_down
 from .registry import register_model
 
@@ -40,9 +40,9 @@ class Encoder(nn.Module):
     ``antialias`` blurs before every stride-2 convolution (the stem's included).
     """
 
-    def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...], antialias: bool = False):
+    def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...], antialias: bool = False, c_in: int = 1):
         super().__init__()
-        self.stem = conv_bn(1, widths[0], 3, 2, antialias=antialias)
+        self.stem = conv_bn(c_in, widths[0], 3, 2, antialias=antialias)
         stages, c = [], widths[0]
         for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
             blocks = [BasicBlock(c, w, 1 if i == 0 else 2, antialias)] + [BasicBlock(w, w) for _ in range(d - 1)]
@@ -62,11 +62,13 @@ class ResRegression(KeypointNet):
     """Encoder -> 1x1 conv -> flatten the last map (6x6 for 96 px) -> dropout -> linear to the points."""
 
     def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), head: int = 64, dropout: float = 0.1,
-                 num_points: int = NUM_KEYPOINTS, antialias: bool = False, input_size: int = 96):
+                 num_points: int = NUM_KEYPOINTS, antialias: bool = False, input_size: int = 96,
+                 input_channels: int = 1):
         super().__init__()
         self.num_points = num_points  # 15, or 15 + 68 with auxiliary 68-point supervision
         self.input_size = check_input_size(input_size, 16)
-        self.encoder = Encoder(tuple(widths), tuple(depths), antialias)
+        self.input_channels = check_input_channels(input_channels)
+        self.encoder = Encoder(tuple(widths), tuple(depths), antialias, self.input_channels)
         self.reduce = conv_bn(widths[-1], head, 1)
         self.fc = regression_head(head, self.input_size // 16, num_points, dropout, self.input_size)
 
@@ -78,10 +80,12 @@ class HeatmapNet(HeatmapDecoding):
     """Encoder + a light top-down path to stride 4, 15 heatmaps, soft-argmax decoding."""
 
     def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), neck: int = 64,
-                 num_points: int = NUM_KEYPOINTS, antialias: bool = False, input_size: int = 96):
+                 num_points: int = NUM_KEYPOINTS, antialias: bool = False, input_size: int = 96,
+                 input_channels: int = 1):
         super().__init__()
         self.num_points, self.input_size = num_points, check_input_size(input_size, 16)
-        self.encoder = Encoder(tuple(widths), tuple(depths), antialias)
+        self.input_channels = check_input_channels(input_channels)
+        self.encoder = Encoder(tuple(widths), tuple(depths), antialias, self.input_channels)
         self.lateral = nn.ModuleList([conv_bn(w, neck, 1) for w in widths[1:]])
         self.smooth = conv_bn(neck, neck, 3)
         self.out = nn.Conv2d(neck, num_points, 1)

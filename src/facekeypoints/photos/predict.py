@@ -79,6 +79,8 @@ class KeypointDetector:
         self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
         self.detector = detector or create_detector("yunet")
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
+        self.channels = int(meta["input"].get("channels", 1))  # 1: grey crops, 3: BGR planes
+        self.crop_shape = (self.size, self.size) if self.channels == 1 else (self.channels, self.size, self.size)
         self.framer = framer or Framer.load(self.detector.name, rotate=rotate, size=self.size)
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
@@ -156,9 +158,11 @@ class KeypointDetector:
             return a, b
         import torch
 
+        from ..warps import as_batch
+
         with torch.no_grad():
             device = next(self.model.parameters()).device
-            x = torch.as_tensor(np.ascontiguousarray(crops), device=device).unsqueeze(1).float()
+            x = as_batch(torch.as_tensor(np.ascontiguousarray(crops), device=device))
             a, b = self.net.pair(x)
         return a.float().cpu().numpy(), b.float().cpu().numpy()
 
@@ -182,13 +186,13 @@ class KeypointDetector:
         if pic.factor > 1 and scale * pic.factor <= 1.0:
             to_full = pic.to_full()
             reduced = np.c_[m[:, :2] @ to_full[:, :2], m[:, :2] @ to_full[:, 2] + m[:, 2]]
-            return crop_affine(pic.image, reduced, self.size)
-        return crop_affine(pic.full(), m, self.size)
+            return crop_affine(pic.image, reduced, self.size, self.channels)
+        return crop_affine(pic.full(), m, self.size, self.channels)
 
     def _predict_framed(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Image-pixel keypoints ``(N, P, 2)`` and confidences for faces cropped by ``framings``."""
         crops = np.stack([self._crop(pic, m) for m in framings]) if framings else \
-            np.zeros((0, self.size, self.size), np.uint8)
+            np.zeros((0, *self.crop_shape), np.uint8)
         kps, conf = self.predict_crops(crops)
         pts = [apply_affine(k, invert_affine(m)) for k, m in zip(kps, framings, strict=True)]
         return np.array(pts, np.float64).reshape(-1, self._num_out, 2), conf

@@ -4,7 +4,8 @@ One random affine per face (horizontal flip with left/right swapping, rotation, 
 translation) is built in pixel coordinates, applied to the image with ``grid_sample``
 and to the keypoints with the same matrix, so image and labels cannot drift apart.
 Keypoints pushed out of the frame become missing (NaN). Photometric changes
-(brightness, contrast, gamma, blur, noise) touch pixels only.
+(brightness, contrast, gamma, blur, noise; on colour crops also a gain per channel, white
+balance) touch pixels only. Grey batches are ``(B, 1, H, W)``, colour ones ``(B, 3, H, W)``.
 
 Pixel centres sit at integer coordinates (``align_corners=True``), the convention of the
 rest of the project: a flip maps x to ``W - 1 - x``.
@@ -35,6 +36,7 @@ class AugmentConfig:
     noise: float = 6.0  # Gaussian pixel noise, max sigma (0..255 units)
     aspect: float = 0.0  # x and y scaled apart: x by r, y by 1 / r, log r uniform in [-aspect, aspect]
     occlude: float = 0.0  # probability of one grey patch (10-40% of the side each way) over the face
+    tint: float = 0.1  # colour crops only: each channel multiplied by [1 - t, 1 + t] (white balance)
 
 
 def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Generator | None = None,
@@ -63,7 +65,7 @@ def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Genera
 
 def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, flip: torch.Tensor,
          flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply pixel-space affines to images ``(B, 1, H, W)`` and keypoints ``(B, K, 2)``.
+    """Apply pixel-space affines to images ``(B, C, H, W)`` and keypoints ``(B, K, 2)``.
 
     ``flip_idx`` is the left/right permutation of the K points (the 15 by default).
     """
@@ -77,12 +79,15 @@ def warp(images: torch.Tensor, keypoints: torch.Tensor, affine: torch.Tensor, fl
 
 
 def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Brightness, contrast, gamma, blur and noise on ``(B, 1, H, W)`` pixels in 0..255."""
+    """Brightness, contrast, gamma, blur and noise on ``(B, C, H, W)`` pixels in 0..255 (and with
+    C = 3 a gain per channel first)."""
     b = x.shape[0]
 
-    def u(lo: float, hi: float) -> torch.Tensor:
-        return (torch.rand(b, 1, 1, 1, generator=generator, device=x.device) * (hi - lo) + lo)
+    def u(lo: float, hi: float, channels: int = 1) -> torch.Tensor:
+        return (torch.rand(b, channels, 1, 1, generator=generator, device=x.device) * (hi - lo) + lo)
 
+    if x.shape[1] > 1 and cfg.tint > 0:
+        x = x * u(1 - cfg.tint, 1 + cfg.tint, x.shape[1])
     x = 255 * (x / 255).clamp(0, 1) ** u(1 - cfg.gamma, 1 + cfg.gamma)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * u(1 - cfg.contrast, 1 + cfg.contrast) + mean + 255 * u(-cfg.brightness, cfg.brightness)
@@ -99,7 +104,7 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator 
 
 def occlude(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``p`` per image, one flat grey rectangle (10-40% of each side) anywhere on
-    ``(B, 1, H, W)``: a hand, a microphone, hair. The points under it keep their labels."""
+    ``(B, C, H, W)``: a hand, a microphone, hair. The points under it keep their labels."""
     b, _, h, w = x.shape
 
     def u(lo: float, hi: float) -> torch.Tensor:
@@ -117,7 +122,7 @@ def occlude(x: torch.Tensor, p: float, generator: torch.Generator | None = None)
 def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, cfg: AugmentConfig,
                   generator: torch.Generator | None = None,
                   flip_idx: tuple[int, ...] = FLIP_IDX) -> tuple[torch.Tensor, torch.Tensor]:
-    """Geometric then photometric augmentation of a float batch ``(B, 1, H, W)``, ``(B, K, 2)``."""
+    """Geometric then photometric augmentation of a float batch ``(B, C, H, W)``, ``(B, K, 2)``."""
     affine, flip = random_affine(len(images), images.shape[-1], cfg, generator, images.device)
     images, keypoints = warp(images, keypoints, affine, flip, flip_idx)
     images = photometric(images, cfg, generator)

@@ -36,7 +36,7 @@ from ..fileio import atomic_write_json
 from ..inference.tta import TestTimeAugment
 from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
 from ..models import create_model
-from ..warps import index_on
+from ..warps import as_batch, index_on
 from .augment import AugmentConfig, augment_batch
 from .distill import blend, teacher_labels
 
@@ -239,7 +239,7 @@ def validate(model: torch.nn.Module, images: torch.Tensor, keypoints: torch.Tens
     sq = torch.zeros((), device=images.device, dtype=torch.float64)
     n = torch.zeros((), device=images.device, dtype=torch.float64)
     for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].unsqueeze(1).float()
+        x = as_batch(images[i : i + batch_size])
         pred = model(x).float()
         err = (pred - keypoints[i : i + batch_size]) ** 2
         ok = torch.isfinite(err)
@@ -261,6 +261,10 @@ class TrainData:
     y_train: torch.Tensor  # (N, 15 [+ 68], 2) float32, NaN = missing
     flip_idx: tuple[int, ...]
     seen: list[str]
+
+
+def _kind(images: np.ndarray) -> str:
+    return f"{images.shape[-1]}-px {'grey' if images.ndim == 3 else 'BGR'}"
 
 
 def load_train_data(cfg: TrainConfig) -> TrainData:
@@ -289,8 +293,8 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
         more = load_training(extra)  # extra sets only ever add training faces
         if more.images.shape[1:] != ds.images.shape[1:]:
-            raise ValueError(f"extra_data {extra} holds {more.images.shape[1]}-px faces, {cfg.data} "
-                             f"{ds.images.shape[1]}-px: convert both with the same `data convert --size`")
+            raise ValueError(f"extra_data {extra} holds {_kind(more.images)} faces, {cfg.data} {_kind(ds.images)}: "
+                             "convert both with the same `data convert --size` (and --color)")
         xs.append(more.images)
         ys.append(targets(more, False))
         seen += more.fingerprints()
@@ -444,6 +448,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
         model_args["antialias"] = True
     if data.x_train.shape[-1] != IMAGE_SIZE:  # the network is built for the side of its data (`data convert --size`)
         model_args["input_size"] = int(data.x_train.shape[-1])
+    if data.x_train.dim() == 4:  # ... and for its channels (`data convert --color`: BGR planes)
+        model_args["input_channels"] = int(data.x_train.shape[1])
     model = create_model(cfg.model, **model_args).to(device, memory_format=fmt)
     opt = _optimizer(cfg, model, device)
     run_dir = _run_folder(Path(resume) if resume is not None else run_dir, runs_root, name, cfg, dist, data,
@@ -493,7 +499,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
             idx = dist.share(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size])
             if idx is None:
                 continue  # a last batch too small to give every rank a face
-            x = x_train[idx].unsqueeze(1).float().contiguous(memory_format=fmt)  # (B, 1, 96, 96)
+            x = as_batch(x_train[idx]).contiguous(memory_format=fmt)  # (B, C, S, S): C 1 grey, 3 BGR
             y = y_train[idx]  # (B, 15, 2), or (B, 15 + 68, 2) with aux68
             if cfg.augment:
                 x, y = augment_batch(x, y, aug_cfg, aug_gen, data.flip_idx)
