@@ -440,3 +440,5 @@ def test_a_colour_model_sees_the_colour_crop_of_each_face(face_photo, tmp_path, 
     pa = np.array([[p["x"], p["y"]] for p in faces[0]["keypoints"].values()])
     pb = np.array([[p["x"], p["y"]] for p in other(face_photo)[0]["keypoints"].values()])
     assert np.abs(pa - pb).max() < 0.05
+    with pytest.raises(ValueError, match=r"this model reads \(N, 3x96x96\) uint8 crops \(BGR planes"):
+        det.predict_crops(crop[:1])

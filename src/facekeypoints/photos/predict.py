@@ -168,9 +168,14 @@ class KeypointDetector:
 
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(N, P, 2)`` (crop pixels; P: 15, or 15 then the 68 with ``points=68``) and the
-        15 keypoints' confidences ``(N, 15)`` for uint8 crops ``(N, S, S)``."""
+        15 keypoints' confidences ``(N, 15)`` for uint8 crops ``(N, S, S)`` (a colour model's:
+        ``(N, 3, S, S)``, ``crop_shape``)."""
         if len(crops) == 0:
             return np.zeros((0, self._num_out, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32)
+        if tuple(np.shape(crops)[1:]) != self.crop_shape:
+            want = "x".join(map(str, self.crop_shape))
+            raise ValueError(f"crops of shape {np.shape(crops)[1:]}: this model reads (N, {want}) uint8 crops "
+                             f"({'grey' if self.channels == 1 else 'BGR planes'}, its checkpoint's input contract)")
         a, b = self.flip_pair(crops)
         d = np.sqrt(((a[:, :NUM_KEYPOINTS] - b[:, :NUM_KEYPOINTS]) ** 2).sum(-1))  # flip disagreement, crop pixels
         return 0.5 * (a + b), confidence(d, self.meta.get("confidence")).astype(np.float32)
