@@ -92,6 +92,14 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.asarray(points, np.float64) @ m[:, :2].T + m[:, 2]
 
 
+def crop_shape(size: int, channels: int = 1) -> tuple[int, ...]:
+    """The array shape of one crop: grey ``(size, size)``, BGR planes ``(3, size, size)``; other
+    channel counts are a ValueError."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels}: crops are grey (1) or BGR (3)")
+    return (size, size) if channels == 1 else (channels, size, size)
+
+
 def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96, channels: int = 1) -> np.ndarray:
     """Cut the ``size x size`` crop ``x_crop = M @ [x_src, 1]`` from an image (``M`` is ``(2, 3)``):
     grey ``(size, size)``, or with ``channels=3`` BGR planes ``(3, size, size)`` (a colour model's input).
@@ -108,10 +116,9 @@ def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96, channels: int 
     x1, y1 = np.ceil(corners.max(0) + margin).astype(int)
     h, w = image.shape[:2]
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if channels not in (1, 3):
-        raise ValueError(f"channels={channels}: crops are grey (1) or BGR (3)")
+    shape = crop_shape(size, channels)
     if cx1 <= cx0 or cy1 <= cy0:
-        return np.zeros((size, size) if channels == 1 else (3, size, size), np.uint8)
+        return np.zeros(shape, np.uint8)
     roi = (to_gray if channels == 1 else as_bgr)(image[cy0:cy1, cx0:cx1])
     a, t = m[:, :2].copy(), m[:, 2] + m[:, :2] @ np.array([cx0, cy0])  # now maps roi coordinates
     while scale < 0.5 and min(roi.shape[:2]) >= 4:

@@ -38,6 +38,7 @@ from ..geometry import (
     REFERENCE_SIZE,
     apply_affine,
     crop_affine,
+    crop_shape,
     resize_framing,
     scale_shift_matrix,
     template_framing,
@@ -102,8 +103,7 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
     planes with ``channels=3``); returns the summary."""
     if not 32 <= size <= 512 or size % 16:
         raise ValueError(f"size={size}: choose a crop side in 32..512 that is a multiple of 16 (96, 128, 160, ...)")
-    if channels not in (1, 3):
-        raise ValueError(f"channels={channels}: crops are grey (1) or BGR (3)")
+    crop_shape(size, channels)  # a bad channel count is refused before any face is read
     if not 0 <= holdout < 1:
         raise ValueError(f"holdout={holdout}: choose a fraction in 0..1 (0 = keep every face)")
     if holdout and holdout_dir is None:

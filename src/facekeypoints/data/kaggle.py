@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..fileio import DataError, atomic_write, atomic_write_json, cache_dir, sha256_file
+from ..geometry import crop_shape
 from ..keypoints import COLUMNS, NUM_KEYPOINTS
 
 IMAGE_SIZE = 96
@@ -138,8 +139,7 @@ def parse_pixels(images: pd.Series, name: str, first_line: int = 2, side: int = 
                         f"bad pixel value {tok[:20]!r} (want an integer 0..255)"
                     )
         raise DataError(f"{name}: field 'Image' could not be parsed")
-    shape = (side, side) if channels == 1 else (channels, side, side)
-    return values.astype(np.uint8).reshape(-1, *shape)
+    return values.astype(np.uint8).reshape(-1, *crop_shape(side, channels))
 
 
 def _read_csv(raw: bytes, name: str) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..cards import CheckpointError, has_68, read_card, resolve_checkpoint
 from ..fileio import cache_dir, sha256_file
-from ..geometry import apply_affine, crop_affine, invert_affine, resize_framing, template_matrix
+from ..geometry import apply_affine, crop_affine, crop_shape, invert_affine, resize_framing, template_matrix
 from ..inference.confidence import confidence
 from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (
@@ -80,7 +80,7 @@ class KeypointDetector:
         self.detector = detector or create_detector("yunet")
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
         self.channels = int(meta["input"].get("channels", 1))  # 1: grey crops, 3: BGR planes
-        self.crop_shape = (self.size, self.size) if self.channels == 1 else (self.channels, self.size, self.size)
+        self.crop_shape = crop_shape(self.size, self.channels)
         self.framer = framer or Framer.load(self.detector.name, rotate=rotate, size=self.size)
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
