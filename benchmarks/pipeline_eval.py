@@ -149,7 +149,7 @@ def main() -> None:
     keep = None
     if args.part in ("test", "val"):
         ds = load_training(args.data)
-        meta = pd.read_csv(f"{args.data}/meta.csv", keep_default_na=False)
+        meta = pd.read_csv(f"{args.data}/meta.csv", usecols=["source"], keep_default_na=False)
         keep = set(meta["source"].iloc[make_split(len(ds), "paper", 0, ds.identities)[args.part]])
     if args.faces_of:
         keep = set(pd.read_csv(f"{args.faces_of}/meta.csv", usecols=["source"], keep_default_na=False)["source"])
