@@ -71,6 +71,9 @@ def _add_data(sub: Any) -> None:
                    help="keep colour: each crop is 3 BGR planes (the Image field holds 3 x N x N values, "
                         "plane after plane; convert.json says \"channels\": 3). `train` builds a colour network "
                         "for such data; the Kaggle layout itself is grey")
+    c.add_argument("--upright", action="store_true",
+                   help="turn each face upright by its eyes (a similarity framing: `predict` with rotate=True frames "
+                        "photos so); for models that are to read upright crops")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     v = dsub.add_parser("show", help="draw a grid of faces with their keypoints to a PNG")
     v.add_argument("path", nargs="?", default=_data_default(), help="folder, training.csv or zip")
@@ -304,15 +307,16 @@ def _data_convert(args: argparse.Namespace) -> int:
         raise ValueError("--holdout-dir does nothing without --holdout FRACTION")
     framer = None
     if args.framing == "detector":
-        from .photos.detect import DetectorFraming
+        from .photos.detect import DetectorFraming, Framer
 
-        framer = DetectorFraming()
+        framer = DetectorFraming(framer=Framer.load("yunet", rotate=args.upright))
     s = convert_68(args.src, args.out_dir, progress=not args.quiet, framer=framer, holdout=args.holdout,
-                   holdout_dir=args.holdout_dir, size=args.size, channels=3 if args.color else 1)
+                   holdout_dir=args.holdout_dir, size=args.size, channels=3 if args.color else 1,
+                   rotate=args.upright)
     for folder, part in ((args.out_dir, s), (args.holdout_dir, s.get("holdout_part"))):
         if part:
             print(f"wrote {folder}/training.csv: {part['faces']} faces ({args.size}x{args.size}"
-                  f"{', BGR' if args.color else ''}), "
+                  f"{', BGR' if args.color else ''}{', upright' if args.upright else ''}), "
                   f"{part['identities']} identities, "
                   f"{part['missing_keypoints']} keypoints outside the crop (missing), framing "
                   + ", ".join(f"{k} {v}" for k, v in part["framing_counts"].items()))

@@ -27,9 +27,10 @@ def _face68(cx: float, cy: float, s: float) -> np.ndarray:
     return pts * s + (cx, cy)
 
 
-def _make_source(root, n_people=3, per_person=3, bad_row=True, as_tar=True):
+def _make_source(root, n_people=3, per_person=3, bad_row=True, as_tar=True, roll=0.0):
     """A 68-point source in the Udacity layout: CSV ',0..135' + images (in a tar or a folder). Its
-    points are written 1-based, as the Udacity / YouTube Faces files hold them (docs/data.md)."""
+    points are written 1-based, as the Udacity / YouTube Faces files hold them (docs/data.md).
+    ``roll``: every face tilted by this many degrees about its centre."""
     rows, files = [], {}
     rng = np.random.default_rng(0)
     for p in range(n_people):
@@ -37,6 +38,8 @@ def _make_source(root, n_people=3, per_person=3, bad_row=True, as_tar=True):
             name = f"Person_{chr(65 + p)}_{k:02d}.jpg"
             h, w = 150 + 10 * k, 160
             pts = _face68(w / 2 + rng.normal(0, 3), h / 2, 1.0 + 0.1 * k)
+            c, t = pts.mean(0), np.radians(roll)
+            pts = (pts - c) @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]) + c
             img = np.full((h, w, 3), 40, np.uint8)
             for x, y in pts:
                 cv2.circle(img, (int(x), int(y)), 1, (255, 255, 255), -1)
@@ -275,3 +278,24 @@ def test_color_keeps_the_same_crop_in_bgr_planes(tmp_path):
     assert np.abs(back.astype(int) - a.images).max() <= 2  # rounding of the two warps only
     with pytest.raises(ValueError, match="channels=2"):
         convert_68(src, tmp_path / "bad", progress=False, channels=2)
+
+
+def test_upright_turns_tilted_faces_level_and_records_the_angle(tmp_path):
+    """`data convert --upright`: faces tilted by 20 degrees come out with their eyes level (the
+    template fallback fits a similarity); meta.csv's angle says how far each was turned."""
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_source(src, n_people=2, per_person=2, bad_row=False, roll=20.0)
+
+    def eyes_dy(folder):
+        p = load_training(folder).extra["points68"]
+        return p[:, 42:48, 1].mean(1) - p[:, 36:42, 1].mean(1)  # right minus left eye centre, crop pixels
+
+    plain = convert_68(src, tmp_path / "plain", progress=False)
+    upright = convert_68(src, tmp_path / "up", progress=False, rotate=True)
+    assert not plain["upright"] and upright["upright"]
+    assert np.abs(eyes_dy(tmp_path / "plain")).min() > 5  # tilted: ~tan(20) x 36 px apart
+    assert np.abs(eyes_dy(tmp_path / "up")).max() < 0.5
+    angles = pd.read_csv(tmp_path / "up" / "meta.csv")["angle"]
+    assert np.allclose(np.abs(angles), 20.0, atol=1.5)  # the template is fitted on 4 points, not the eyes alone
+    assert np.allclose(pd.read_csv(tmp_path / "plain" / "meta.csv")["angle"], 0.0)

@@ -12,13 +12,16 @@ decoded image and the face's 68 true points and returns the ``(2, 3)`` framing t
 ``predict`` would use for that face (the CLI passes ``photos.detect.DetectorFraming``: YuNet
 and its calibrated framing, the very code ``predict`` runs), or None when the detector misses
 the face, which then falls back to the template framing. Labels stay the true points.
+``rotate``: every framing also turns the face upright by its eyes (a similarity, as
+``KeypointDetector(rotate=True)`` frames a photo); the template fallback then fits a similarity too.
 
 ``holdout``: the faces of that fraction of identities (photo ids, people; chosen by a hash of
 the identity, so the same on every run) go to a second folder, ``holdout_dir``, for validation.
 
 Output folder:
   training.csv  exact Kaggle layout (30 keypoint columns + Image)
-  meta.csv      row, identity, source, framing, scale, shift_x, shift_y, x0,y0..x67,y67 (68 points in the crop)
+  meta.csv      row, identity, source, framing, scale, shift_x, shift_y, angle (degrees the face was turned;
+                0 unless ``rotate``), x0,y0..x67,y67 (68 points in the crop)
   convert.json  counts, skipped items with reasons, the framing template
 """
 
@@ -40,8 +43,7 @@ from ..geometry import (
     crop_affine,
     crop_shape,
     resize_framing,
-    scale_shift_matrix,
-    template_framing,
+    template_matrix,
     to_gray,
 )
 from ..keypoints import map_68_to_15
@@ -77,11 +79,13 @@ class _Part:
         self.images.append(image)
         self.kps.append(_inside(apply_affine(kp15, m), self.size))
         self.pts68.append(_inside(apply_affine(pts68, m), self.size))
-        self.rows.append((*row, float(m[0, 0]), float(m[0, 2]), float(m[1, 2])))
+        scale, angle = float(np.hypot(m[0, 0], m[1, 0])), float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
+        self.rows.append((*row, scale, float(m[0, 2]), float(m[1, 2]), angle))
 
     def write(self, out_dir: Path, summary: dict) -> dict:
         write_training_csv(out_dir / "training.csv", np.stack(self.images), np.stack(self.kps))
-        meta = pd.DataFrame(self.rows, columns=["identity", "source", "framing", "scale", "shift_x", "shift_y"])
+        meta = pd.DataFrame(self.rows, columns=["identity", "source", "framing", "scale", "shift_x", "shift_y",
+                                               "angle"])
         meta.insert(0, "row", np.arange(1, len(self.rows) + 1))
         cols = [f"{a}{i}" for i in range(68) for a in ("x", "y")]
         points = pd.DataFrame(np.stack(self.pts68).reshape(len(self.rows), -1), columns=cols)
@@ -98,9 +102,10 @@ class _Part:
 
 def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, framer: Framer68 | None = None,
                holdout: float = 0.0, holdout_dir: str | Path | None = None, size: int = REFERENCE_SIZE,
-               channels: int = 1) -> dict:
+               channels: int = 1, rotate: bool = False) -> dict:
     """Convert a 68-point source folder into a Kaggle-layout folder of ``size``-px crops (grey, or BGR
-    planes with ``channels=3``); returns the summary."""
+    planes with ``channels=3``; ``rotate``: turned upright, the framer then must turn them too); returns
+    the summary."""
     if not 32 <= size <= 512 or size % 16:
         raise ValueError(f"size={size}: choose a crop side in 32..512 that is a multiple of 16 (96, 128, 160, ...)")
     crop_shape(size, channels)  # a bad channel count is refused before any face is read
@@ -118,7 +123,7 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
             kp15 = map_68_to_15(face.points)
             m, how = (framer(image, face.points), "detector") if framer is not None else (None, "template")
             if m is None:
-                m, how = scale_shift_matrix(*template_framing(kp15)), "template"
+                m, how = template_matrix(kp15, rotate), "template"
             m = resize_framing(m, size)  # every framing is fitted in the 96-px frame
         except (DataError, ValueError) as e:
             bad.append((face.name, str(e)))
@@ -136,6 +141,7 @@ def convert_68(src: str | Path, out_dir: str | Path, progress: bool = True, fram
         "holdout": holdout,
         "size": size,  # the crops' side and channels: load_training reads them
         "channels": channels,
+        "upright": rotate,  # framings turned the faces upright (a similarity)
         "skipped": [{"item": item, "reason": reason} for item, reason in bad],
         "template": KAGGLE_TEMPLATE,
     }
