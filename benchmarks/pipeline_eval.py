@@ -9,8 +9,9 @@ source, e.g. for detection rates on wild-68), the original image file goes throu
 ``yunet`` or ``haar`` (``yunet@640``: the long side the detector sees); framing ``lm`` (scale +
 shift from the 5 landmarks), ``lmc`` (the same, through the fitted correction to the 4 framing
 keypoints: the default), ``rot``/``rotc`` (the same with rotation) or ``box`` (the calibrated
-box); ``REFINE`` re-framing passes. ``--part val`` scores the split's validation faces:
-framings are chosen there, never on the test faces. A face counts as detected when a box
+box); ``lm``/``lmc`` keep the model's own rotation (its card's ``input.upright``, as ``predict``);
+``REFINE`` re-framing passes. ``--part val`` scores the split's validation faces: framings
+are chosen there, never on the test faces. A face counts as detected when a box
 overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
 the 15 keypoints mapped from its 68 (normalised by the outer-eye-corner distance); boxes that
 overlap no annotated face are counted as extra boxes (often real faces nobody annotated). Times
@@ -178,7 +179,8 @@ def main() -> None:
         detector, _, side = detector.partition("@")  # yunet@640: the detector sees 640 px
         t0 = time.perf_counter()
         det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
-                                               detector=detector, rotate=framing.startswith("rot"),
+                                               detector=detector,
+                                               rotate=True if framing.startswith("rot") else None,
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
         if framing == "box":
@@ -186,7 +188,7 @@ def main() -> None:
             det.framer = (Framer(f.k, f.u, f.v, size=det.size) if detector != "haar"
                           else Framer.load("haar", size=det.size))
         elif framing in ("lm", "rot"):
-            det.framer = Framer.load(detector, rotate=framing == "rot", correct=False, size=det.size)
+            det.framer = Framer.load(detector, rotate=det.rotate, correct=False, size=det.size)
         det(raws[0])  # warm-up
         preds, preds68, ms, extra = [], [], [], 0
         for raw, t68 in zip(raws, truths68, strict=True):

@@ -40,7 +40,7 @@ def describe_bundled() -> list[dict[str, Any]]:
                      "wild_val_nme": card.get("wild_val_nme", "?"), "wild_val_nme68": card.get("wild_val_nme68", "?"),
                      "cpu_ms_per_face": card.get("cpu_ms_per_face", "?"),
                      "points": "15+68" if (meta.get("model_args") or {}).get("num_points") == 83 else "15",
-                     "input": f"{meta['input']['size']}px {colour}",
+                     "input": f"{meta['input']['size']}px {colour}{' upright' if meta['input'].get('upright') else ''}",
                      "about": card.get("about", meta["model"])})
     return rows
 

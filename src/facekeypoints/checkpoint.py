@@ -53,7 +53,8 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, model_name: str, i
         "model_args": info.pop("model_args", {}),
         "input": {"size": model.input_size, "channels": model.input_channels,
                   "range": "0..255 grayscale" if model.input_channels == 1 else "0..255 BGR planes",
-                  "mean": model.input_mean, "std": model.input_std},
+                  "mean": model.input_mean, "std": model.input_std,
+                  **info.pop("input", {})},  # what the data adds to the contract: `upright` crops
         "output": "(B, 15, 2) pixel coordinates in the input frame, pixel centres at integers",
         "keypoint_names": list(KEYPOINT_NAMES),
         "flip_idx": list(FLIP_IDX),

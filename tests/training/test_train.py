@@ -197,3 +197,24 @@ def test_the_network_is_built_for_the_channels_of_its_data(kaggle_dir, tmp_path)
         evaluate(run, kaggle_dir, plots=False)
     with pytest.raises(ValueError, match="96-px BGR faces.*96-px grey.*--color"):
         train(_cfg(kaggle_dir, epochs=1, extra_data=str(tmp_path / "c")), run_dir=tmp_path / "r2", progress=False)
+
+
+def test_upright_crops_make_an_upright_model_and_do_not_mix(kaggle_dir, tmp_path):
+    """Faces of a `data convert --upright` folder: the checkpoint's input contract says so (predict then
+    turns photos' faces upright, photos/test_predict.py); plain and upright sets are not mixed."""
+    import shutil
+
+    from facekeypoints.checkpoint import load_checkpoint
+
+    up = tmp_path / "up"
+    shutil.copytree(kaggle_dir, up)
+    (up / "convert.json").write_text(json.dumps({"upright": True}))
+    run = train(_cfg(up, epochs=1), run_dir=tmp_path / "r", progress=False)
+    assert load_checkpoint(run)[1]["input"]["upright"] is True
+    plain = train(_cfg(kaggle_dir, epochs=1), run_dir=tmp_path / "p", progress=False)
+    assert load_checkpoint(plain)[1]["input"]["upright"] is False
+    with pytest.raises(ValueError, match=r"up holds upright faces .* does not"):
+        train(_cfg(kaggle_dir, epochs=1, extra_data=str(up)), run_dir=tmp_path / "r2", progress=False)
+    (up / "convert.json").write_text(json.dumps({"upright": "yes"}))
+    with pytest.raises(ValueError, match="field 'upright': 'yes'"):
+        train(_cfg(up, epochs=1), run_dir=tmp_path / "r3", progress=False)

@@ -17,6 +17,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -284,7 +285,7 @@ def load_training(path: str | Path, use_cache: bool = True) -> KeypointDataset:
     return ds
 
 
-def _convert_field(path: str | Path, key: str, default: int) -> tuple[int, Path]:
+def _convert_field(path: str | Path, key: str, default: Any) -> tuple[Any, Path]:
     """Field ``key`` of the ``convert.json`` beside a Kaggle-layout folder's CSV (else ``default``), and that file."""
     path = Path(path)
     info = (path if path.is_dir() else path.parent) / "convert.json"
@@ -312,6 +313,15 @@ def crop_channels(path: str | Path) -> int:
     if channels not in (1, 3):
         raise DataError(f"{info}: field 'channels': {channels!r} (want 1, grey, or 3, BGR planes)")
     return channels
+
+
+def crop_upright(path: str | Path) -> bool:
+    """Whether the faces of a Kaggle-layout folder were turned upright by their eyes (its
+    ``convert.json`` records ``"upright": true``, ``data convert --upright``); Kaggle's are not."""
+    upright, info = _convert_field(path, "upright", False)
+    if not isinstance(upright, bool):
+        raise DataError(f"{info}: field 'upright': {upright!r} (want true or false)")
+    return upright
 
 
 def _attach_meta(ds: KeypointDataset, meta_path: Path) -> None:

@@ -59,10 +59,12 @@ class KeypointDetector:
 
     def __init__(self, model: Any, meta: dict[str, Any],
                  detector: YuNetDetector | HaarDetector | None = None, framer: Framer | None = None,
-                 onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool = False,
+                 onnx_path: str | Path | None = None, refine: int | None = None, rotate: bool | None = None,
                  points: int = 15, threads: int | None = None):
         """``model``: a torch keypoint network, or None with ``onnx_path`` (an exported pair graph,
-        ``inference.export``), which then does the work without torch; ``meta``: its checkpoint card."""
+        ``inference.export``), which then does the work without torch; ``meta``: its checkpoint card.
+        ``rotate``: turn tilted faces upright in the crop (None: as the model was trained, its card's
+        ``input.upright``)."""
         if points not in POINT_SETS:
             raise ValueError(f"points={points}: choose {' or '.join(map(str, POINT_SETS))}")
         if points == 68 and not has_68(meta):
@@ -76,12 +78,13 @@ class KeypointDetector:
 
             self.model = model.eval()
             self.net = with_tta(self.model, meta, all_points=points == 68)
-        self.rotate = rotate  # turn tilted faces upright in the crop (similarity framing)
+        # turn tilted faces upright in the crop (similarity framing): by default as the training crops were
+        self.rotate = bool(meta["input"].get("upright", False)) if rotate is None else rotate
         self.detector = detector or create_detector("yunet")
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
         self.channels = int(meta["input"].get("channels", 1))  # 1: grey crops, 3: BGR planes
         self.crop_shape = crop_shape(self.size, self.channels)
-        self.framer = framer or Framer.load(self.detector.name, rotate=rotate, size=self.size)
+        self.framer = framer or Framer.load(self.detector.name, rotate=self.rotate, size=self.size)
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
@@ -103,7 +106,7 @@ class KeypointDetector:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", device: str = "cpu", backend: str = "auto",
                         refine: int | None = None, detector: str = "yunet", min_score: float | None = None,
-                        rotate: bool = False, detect_side: int | None = None, points: int = 15,
+                        rotate: bool | None = None, detect_side: int | None = None, points: int = 15,
                         threads: int | None = None) -> KeypointDetector:
         """A bundled model by name (``default``, ``fast``) or a checkpoint (run folder, model.json or
         model.safetensors).
@@ -112,10 +115,11 @@ class KeypointDetector:
         GPU). ``detector``: ``yunet`` or ``haar``; faces scoring under ``min_score`` are never reported
         (None: the detector's default). ``detect_side``: the long side of the copy the detector sees
         (None: its default, 320 for YuNet, 640 for Haar; larger finds smaller faces, slower).
-        ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``points=68``: each face
-        also gets ``landmarks68``, the 68 iBUG points (models with a 68-point head only). ``threads``:
-        onnxruntime's threads for the network (None: 1 for a light network, else onnxruntime's choice)
-        and for YuNet (None: onnxruntime's choice).
+        ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``rotate``: turn tilted faces
+        upright in the crop (None: as the model's training crops were, its card's ``input.upright``).
+        ``points=68``: each face also gets ``landmarks68``, the 68 iBUG points (models with a 68-point
+        head only). ``threads``: onnxruntime's threads for the network (None: 1 for a light network,
+        else onnxruntime's choice) and for YuNet (None: onnxruntime's choice).
         The onnx backend exports the checkpoint once into the cache folder (keyed by its weights' hash).
         """
         if backend not in BACKENDS:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..checkpoint import load_state, save_checkpoint, save_state
 from ..config import TrainConfig, config_dict, config_from_dict, resume_overrides
 from ..data import KeypointDataset, load_training, make_split
-from ..data.kaggle import IMAGE_SIZE
+from ..data.kaggle import IMAGE_SIZE, crop_upright
 from ..data.labels import forward_fill
 from ..data.splits import fold_args
 from ..devices import device_name, pick_device
@@ -261,6 +261,7 @@ class TrainData:
     y_train: torch.Tensor  # (N, 15 [+ 68], 2) float32, NaN = missing
     flip_idx: tuple[int, ...]
     seen: list[str]
+    upright: bool = False  # the crops were turned upright (`data convert --upright`): predict must turn them too
 
 
 def _kind(images: np.ndarray) -> str:
@@ -290,11 +291,16 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     tr = split["train"]
     xs, ys = [ds.images[tr]], [targets(ds, cfg.missing == "ffill")[tr]]
     seen = ds.fingerprints(tr)  # recorded in the checkpoint: evaluate warns about these faces
+    upright = crop_upright(cfg.data)
     for extra in filter(None, (p.strip() for p in cfg.extra_data.split(","))):
         more = load_training(extra)  # extra sets only ever add training faces
         if more.images.shape[1:] != ds.images.shape[1:]:
             raise ValueError(f"extra_data {extra} holds {_kind(more.images)} faces, {cfg.data} {_kind(ds.images)}: "
                              "convert both with the same `data convert --size` (and --color)")
+        if crop_upright(extra) != upright:
+            up, plain = (extra, cfg.data) if not upright else (cfg.data, extra)
+            raise ValueError(f"{up} holds upright faces (`data convert --upright`), {plain} does not: "
+                             "convert every set the same way")
         xs.append(more.images)
         ys.append(targets(more, False))
         seen += more.fingerprints()
@@ -305,7 +311,7 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
         labels, taught_by = teacher_labels(cfg.teacher, x_train, pick_device(cfg.device), forbidden=held_out)
         y_train[:, :NUM_KEYPOINTS] = blend(y_train[:, :NUM_KEYPOINTS], labels, cfg.teacher_weight)
         seen += sorted(taught_by)  # what the teacher learnt from, the student learns through it
-    return TrainData(ds, split, x_train, y_train, flip_idx, sorted(set(seen)))
+    return TrainData(ds, split, x_train, y_train, flip_idx, sorted(set(seen)), upright)
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
@@ -543,7 +549,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     if dist.main:
         final = ema.module if ema is not None else model
         save_checkpoint(run_dir / "model.safetensors", final, cfg.model, {
-            "model_args": model_args, "config": config_dict(cfg), "data_hash": ds.data_hash,
+            "model_args": model_args, "input": {"upright": data.upright},
+            "config": config_dict(cfg), "data_hash": ds.data_hash,
             "split": {"name": cfg.split, "seed": cfg.split_seed}, "epochs": cfg.epochs,
             "train_time_s": sum(h["time_s"] for h in history), "device": str(device),
             "device_name": device_name(device), "world_size": dist.world, "training_faces": data.seen,
