@@ -7,6 +7,8 @@
 # YT=DIR and WILDVAL=DIR pick other converted folders of the same faces (default data/yt15 and
 # data/wild68_val): the YT folder's crops must have the models' side (its "ideal crops" row
 # evaluates the model on them), e.g. YT=data/yt15d128 for models trained on `data convert --size 128`.
+# ROLLS="30 45" also scores the wild photos turned by +-30 and +-45 degrees in their plane
+# (pipeline_eval.py --roll): heads tilted further than most training faces.
 #
 # Needs (docs/data.md): data/yt15 (template) and data/wild68_val, data/src/wild68_train (a folder holding
 # wild68_train.tar), made by:
@@ -35,6 +37,11 @@ PY
       --part val --variants yunet:lmc:0 --points $pts "${p[@]}" --out "$out/yt15val_$tag.json" > /dev/null
   python benchmarks/pipeline_eval.py --model "$model" --src data/src/wild68_train --faces-of "$wildval" \
       --part all --variants yunet:lmc:0 --points $pts "${p[@]}" --out "$out/wildval_$tag.json" > /dev/null
+  for roll in ${ROLLS:-}; do
+    python benchmarks/pipeline_eval.py --model "$model" --src data/src/wild68_train --faces-of "$wildval" \
+        --part all --variants yunet:lmc:0 --points $pts "${p[@]}" --roll "$roll" \
+        --out "$out/wildval_roll${roll}_$tag.json" > /dev/null
+  done
   first=0
 done
 python - "$out" <<'PY'

@@ -10,13 +10,17 @@ source, e.g. for detection rates on wild-68), the original image file goes throu
 shift from the 5 landmarks), ``lmc`` (the same, through the fitted correction to the 4 framing
 keypoints: the default), ``rot``/``rotc`` (the same with rotation) or ``box`` (the calibrated
 box); ``lm``/``lmc`` keep the model's own rotation (its card's ``input.upright``, as ``predict``);
-``REFINE`` re-framing passes. ``--part val`` scores the split's validation faces: framings
-are chosen there, never on the test faces. A face counts as detected when a box
-overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
+``REFINE`` re-framing passes; an optional fourth field ``:TILT`` sets the upright re-framings of faces
+still tilted in their crop (``predict``'s ``TILT_PASSES`` unless given; 0: none). ``--part val``
+scores the split's validation faces: framings are chosen there, never on the test faces. A face counts
+as detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
 the 15 keypoints mapped from its 68 (normalised by the outer-eye-corner distance); boxes that
 overlap no annotated face are counted as extra boxes (often real faces nobody annotated). Times
 are per image from the file's bytes (decode included; model load reported apart). The same model
 on the ideal crops of ``data convert`` (framed from the true landmarks) shows what the framing costs.
+``--roll DEG`` turns every photo in its plane first (by +DEG and -DEG, photo after photo, about its
+centre, on a canvas grown to hold it all, black outside; lossless PNG; the true points turned alike):
+how a model copes with heads tilted further than its training faces are.
 
 With ``--peer-python`` (a venv with ``pip install mediapipe==0.10.14``, the ``[peers]`` extra;
 it cannot share a venv with opencv-python-headless), the same images go through MediaPipe's
@@ -39,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from facekeypoints.data import load_training, make_split
-from facekeypoints.data.landmarks68 import iter_faces
+from facekeypoints.data.landmarks68 import decode_image, iter_faces
 from facekeypoints.evaluation.metrics import nme_per_face
 from facekeypoints.fileio import atomic_write_json
 from facekeypoints.inference.crops import device_name
@@ -116,6 +120,25 @@ def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[fl
             "nme_per_keypoint": per_kp}
 
 
+def _rolled(raw: bytes, points68: np.ndarray, degrees: float) -> tuple[bytes, np.ndarray]:
+    """A photo turned by ``degrees`` (counter-clockwise as seen) about its centre, on a canvas that holds
+    all of it (black outside), as PNG bytes; and its 68 points (0-based pixel centres) turned alike."""
+    import cv2
+
+    image = decode_image(raw, "photo")  # as stored: the grid the points refer to (no EXIF turn)
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    a = np.radians(degrees)
+    side_w = int(np.ceil(abs(w * np.cos(a)) + abs(h * np.sin(a))))
+    side_h = int(np.ceil(abs(w * np.sin(a)) + abs(h * np.cos(a))))
+    m[:, 2] += ((side_w - 1) / 2 - (w - 1) / 2, (side_h - 1) / 2 - (h - 1) / 2)  # centre to centre
+    turned_image = cv2.warpAffine(image, m, (side_w, side_h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    ok, png = cv2.imencode(".png", turned_image)
+    if not ok:
+        raise ValueError("could not encode a turned photo as PNG")
+    return png.tobytes(), np.asarray(points68, np.float64) @ m[:, :2].T + m[:, 2]
+
+
 def _nme68(preds: list[np.ndarray | None], truths68: list[np.ndarray]) -> float | None:
     """Mean over found faces of the mean 68-point error / outer-eye-corner distance (points 36, 45)."""
     per = [np.linalg.norm(p - t, axis=-1).mean() / np.linalg.norm(t[36] - t[45])
@@ -140,6 +163,8 @@ def main() -> None:
                          "of `data convert`: held-out photo ids of a wild set")
     ap.add_argument("--points", type=int, default=15, choices=(15, 68),
                     help="68: also score the 68 points (NME over all 68, outer-eye-corner distance 36-45)")
+    ap.add_argument("--roll", type=float, default=0.0, metavar="DEG",
+                    help="turn each photo by +DEG / -DEG (alternately) in its plane first (default 0: as it is)")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -159,10 +184,13 @@ def main() -> None:
     for face in iter_faces(args.src):
         if keep is not None and face.name not in keep:
             continue
-        path = tmp / f"{len(files):05d}{Path(face.name).suffix}"
-        path.write_bytes(face.read())
+        raw, points = face.read(), face.points
+        if args.roll:
+            raw, points = _rolled(raw, points, args.roll if len(files) % 2 == 0 else -args.roll)
+        path = tmp / f"{len(files):05d}{'.png' if args.roll else Path(face.name).suffix}"
+        path.write_bytes(raw)
         names.append(face.name)
-        truths68.append(face.points)
+        truths68.append(points)
         files.append(path)
         if args.limit and len(files) >= args.limit:
             break
@@ -170,12 +198,13 @@ def main() -> None:
     hard = turned(truths68)  # the most turned fifth of the faces, scored on its own too
     raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(files), "source": args.src, "part": args.part, "faces_of": args.faces_of,
+                    "roll_degrees": args.roll,
                     "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
 
     for variant in args.variants.split(","):
-        detector, framing, refine = variant.split(":")
+        detector, framing, refine, *tilt = variant.split(":")
         detector, _, side = detector.partition("@")  # yunet@640: the detector sees 640 px
         t0 = time.perf_counter()
         det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
@@ -183,6 +212,8 @@ def main() -> None:
                                                rotate=True if framing.startswith("rot") else None,
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
+        if tilt:
+            det.tilt_passes = int(tilt[0])
         if framing == "box":
             f = det.framer
             det.framer = (Framer(f.k, f.u, f.v, size=det.size) if detector != "haar"

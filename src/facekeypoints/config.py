@@ -52,6 +52,8 @@ class TrainConfig:
     missing: str = _key("masked", choices=("masked", "ffill"))  # masked: loss on present labels | ffill: the report's
     augment: bool = False  # flip/rotate/scale/shift + photometric, on the training device (augment.py)
     aug_rotate: float = _key(15.0, lo=0.0, hi=180.0)  # max rotation, degrees
+    aug_tilt: float = _key(0.0, lo=0.0, hi=180.0)  # max rotation of a share of faces (aug_tilt_p), degrees; 0 = off
+    aug_tilt_p: float = _key(0.3, lo=0.0, hi=1.0)  # that share: heads tilted further than the detector turns upright
     aug_scale: float = _key(0.1, lo=0.0, hi=0.9)  # scale in [1 - s, 1 + s]: the framing's size jitter
     aug_translate: float = _key(0.06, lo=0.0, hi=0.5)  # shift per axis, fraction of the side: its position jitter
     aug_aspect: float = _key(0.0, lo=0.0, hi=1.0)  # x and y scaled apart (log ratio in [-a, a]); 0 = off

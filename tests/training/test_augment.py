@@ -82,3 +82,16 @@ def test_colour_batches_get_a_gain_per_channel_and_grey_ones_never_see_it():
     a = photometric(grey, AugmentConfig(tint=0.0), torch.Generator().manual_seed(3))
     b = photometric(grey, AugmentConfig(tint=0.5), torch.Generator().manual_seed(3))
     assert torch.equal(a, b)  # the same random stream and pixels: grey training is as it was
+
+
+def test_tilt_turns_a_share_of_faces_further():
+    """``tilt``: a share ``tilt_p`` of the faces turned up to ``tilt`` degrees, the rest within ``rotate``."""
+    n = 4000
+    plain = AugmentConfig(flip=0, rotate=15.0, scale=0, translate=0)
+    tilted = AugmentConfig(flip=0, rotate=15.0, scale=0, translate=0, tilt=45.0, tilt_p=0.3)
+    a0, _ = random_affine(n, 96, plain, torch.Generator().manual_seed(3))
+    a1, _ = random_affine(n, 96, tilted, torch.Generator().manual_seed(3))
+    deg0 = torch.rad2deg(torch.atan2(a0[:, 1, 0], a0[:, 0, 0])).abs()
+    deg1 = torch.rad2deg(torch.atan2(a1[:, 1, 0], a1[:, 0, 0])).abs()
+    assert deg0.max() <= 15.0 + 1e-4 and deg1.max() <= 45.0 + 1e-4
+    assert abs((deg1 > 15.0).float().mean().item() - 0.3 * 30 / 45) < 0.03  # 30% drawn wide, 2/3 of those past 15

@@ -28,7 +28,7 @@ from ..cards import CheckpointError, has_68, read_card, resolve_checkpoint
 from ..fileio import cache_dir, sha256_file
 from ..geometry import apply_affine, crop_affine, crop_shape, invert_affine, resize_framing, template_matrix
 from ..inference.confidence import confidence
-from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
+from ..keypoints import INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (
     DETECT_MAX_SIDE,
     Detections,
@@ -45,6 +45,11 @@ POINT_SETS = (15, 68)  # points=68: each face also carries "landmarks68" (models
 
 
 DEFAULT_REFINE = {"yunet": 0, "haar": 1}
+# A face whose eye line still leans more than TILT_LIMIT degrees in its crop is framed again, upright, from
+# the points found (at most TILT_PASSES times): YuNet's landmarks follow only about half of a head's roll
+# (docs/benchmarks.md, section 18), and the networks learnt from faces within about 15 degrees of upright.
+TILT_LIMIT = 10.0
+TILT_PASSES = 2
 LIGHT_PARAMS = 1_000_000  # parameters x views: a network under this gets one onnxruntime thread (default: 0.69M)
 
 
@@ -88,6 +93,7 @@ class KeypointDetector:
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
+        self.tilt_passes = TILT_PASSES  # upright re-framings of faces still tilted in their crop (0: none)
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
         self.settings: dict[str, Any] = {}  # filled by from_pretrained
@@ -272,8 +278,30 @@ class KeypointDetector:
                 except ValueError:
                     pass  # degenerate points: keep the previous framing for this face
             pts, conf = self._predict_framed(pic, framings)
+        # Faces still leaning in their crop: framed upright from their points, and predicted again.
+        for _ in range(self.tilt_passes):
+            tilted = []
+            for i, (p, m) in enumerate(zip(pts, framings, strict=True)):
+                if abs(tilt(p, m)) > TILT_LIMIT:
+                    try:
+                        framings[i] = resize_framing(template_matrix(p[:NUM_KEYPOINTS], rotate=True), self.size)
+                        tilted.append(i)
+                    except ValueError:
+                        pass  # mirrored or collapsed points: keep the framing this face has
+            if not tilted:
+                break
+            again, conf_again = self._predict_framed(pic, [framings[i] for i in tilted])
+            pts[tilted], conf[tilted] = again, conf_again
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True)]
+
+
+def tilt(points: np.ndarray, framing: np.ndarray) -> float:
+    """Degrees the eye line of a face's points (image pixels, the 15 first) leans in the crop of
+    ``framing`` (0: level; positive: the subject's left eye lower, clockwise as seen)."""
+    eyes = apply_affine(points[[INDEX["right_eye_center"], INDEX["left_eye_center"]]], framing)
+    dx, dy = eyes[1] - eyes[0]
+    return float(np.degrees(np.arctan2(dy, dx)))
 
 
 def _device_type(device: str) -> str:

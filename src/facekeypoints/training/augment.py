@@ -27,6 +27,8 @@ from ..warps import index_on, warp_images
 class AugmentConfig:
     flip: float = 0.5  # probability of a horizontal flip (with left/right keypoint swap)
     rotate: float = 15.0  # max rotation, degrees (uniform in [-rotate, rotate])
+    tilt: float = 0.0  # 0: off; else a share tilt_p of the faces is turned uniformly in [-tilt, tilt] instead
+    tilt_p: float = 0.3  # (heads tilted further than YuNet's landmarks turn a crop upright: predict's TILT_PASSES)
     scale: float = 0.1  # scale in [1 - scale, 1 + scale]
     translate: float = 0.06  # shift, as a fraction of the image side, per axis
     brightness: float = 0.2  # add uniform [-b, b] * 255
@@ -46,7 +48,11 @@ def random_affine(n: int, size: int, cfg: AugmentConfig, generator: torch.Genera
         return torch.rand(n, generator=generator, device=device) * (hi - lo) + lo
 
     flip = torch.rand(n, generator=generator, device=device) < cfg.flip
-    angle = u(-cfg.rotate, cfg.rotate) * math.pi / 180
+    angle = u(-cfg.rotate, cfg.rotate)
+    if cfg.tilt > 0:  # no draws without it: the random stream of other recipes stays as it was
+        tilted = torch.rand(n, generator=generator, device=device) < cfg.tilt_p
+        angle = torch.where(tilted, u(-cfg.tilt, cfg.tilt), angle)
+    angle = angle * math.pi / 180
     scale = u(1 - cfg.scale, 1 + cfg.scale)
     tx, ty = (u(-cfg.translate, cfg.translate) * size for _ in range(2))
     rx = torch.exp(u(-cfg.aspect, cfg.aspect)) if cfg.aspect > 0 else torch.ones(n, device=device)
