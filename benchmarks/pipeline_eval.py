@@ -11,7 +11,8 @@ shift from the 5 landmarks), ``lmc`` (the same, through the fitted correction to
 keypoints: the default), ``rot``/``rotc`` (the same with rotation) or ``box`` (the calibrated
 box); ``lm``/``lmc`` keep the model's own rotation (its card's ``input.upright``, as ``predict``);
 ``REFINE`` re-framing passes; an optional fourth field ``:TILT`` sets the upright re-framings of faces
-still tilted in their crop (``predict``'s ``TILT_PASSES`` unless given; 0: none). ``--part val``
+still tilted in their crop (``predict``'s ``TILT_PASSES`` unless given; 0: none; ``2@5``: 2 passes for
+faces leaning over 5 degrees, else ``TILT_LIMIT``). ``--part val``
 scores the split's validation faces: framings are chosen there, never on the test faces. A face counts
 as detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
 the 15 keypoints mapped from its 68 (normalised by the outer-eye-corner distance); boxes that
@@ -213,7 +214,9 @@ def main() -> None:
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
         if tilt:
-            det.tilt_passes = int(tilt[0])
+            passes, _, limit = tilt[0].partition("@")
+            det.tilt_passes = int(passes)
+            det.tilt_limit = float(limit) if limit else det.tilt_limit
         if framing == "box":
             f = det.framer
             det.framer = (Framer(f.k, f.u, f.v, size=det.size) if detector != "haar"

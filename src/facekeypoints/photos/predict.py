@@ -94,6 +94,7 @@ class KeypointDetector:
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
         self.tilt_passes = TILT_PASSES  # upright re-framings of faces still tilted in their crop (0: none)
+        self.tilt_limit = TILT_LIMIT  # ... tilted by more than this many degrees
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
         self.settings: dict[str, Any] = {}  # filled by from_pretrained
@@ -282,7 +283,7 @@ class KeypointDetector:
         for _ in range(self.tilt_passes):
             tilted = []
             for i, (p, m) in enumerate(zip(pts, framings, strict=True)):
-                if abs(tilt(p, m)) > TILT_LIMIT:
+                if abs(tilt(p, m)) > self.tilt_limit:
                     try:
                         framings[i] = resize_framing(template_matrix(p[:NUM_KEYPOINTS], rotate=True), self.size)
                         tilted.append(i)
