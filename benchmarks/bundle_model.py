@@ -77,6 +77,11 @@ def main() -> None:
         info = {"model_args": {"members": spec}, "members": [{k: m.get(k) for k in keep} for m in metas],
                 "config": metas[0].get("config"), "split": metas[0].get("split"),
                 "train_time_s": sum(m.get("train_time_s", 0) for m in metas)}
+    upright = {bool(m["input"].get("upright", False)) for m in metas}  # how predict must frame their faces
+    if len(upright) > 1:
+        raise SystemExit("some checkpoints read upright crops (data convert --upright), others do not: "
+                         "an ensemble needs one framing")
+    info["input"] = {"upright": upright.pop()}
     if args.tta_views is not None:
         info["config"] = {**(info.get("config") or {}), "tta_views": args.tta_views}
     if args.tta_flip is not None:
