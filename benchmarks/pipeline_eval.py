@@ -10,9 +10,9 @@ source, e.g. for detection rates on wild-68), the original image file goes throu
 shift from the 5 landmarks), ``lmc`` (the same, through the fitted correction to the 4 framing
 keypoints: the default), ``rot``/``rotc`` (the same with rotation) or ``box`` (the calibrated
 box); ``lm``/``lmc`` keep the model's own rotation (its card's ``input.upright``, as ``predict``);
-``REFINE`` re-framing passes; an optional fourth field ``:TILT`` sets the upright re-framings of faces
-still tilted in their crop (``predict``'s ``TILT_PASSES`` unless given; 0: none; ``2@5``: 2 passes for
-faces leaning over 5 degrees, else ``TILT_LIMIT``). ``--part val``
+``REFINE`` re-framing passes of every face; an optional fourth field ``:PASSES`` sets the re-framings of
+faces whose crop misses their points (``predict``'s ``REFRAME_PASSES`` unless given; 0: none; ``2@0.12``:
+2 passes for crops that would move by over 12% of their side, else ``REFRAME_LIMIT``). ``--part val``
 scores the split's validation faces: framings are chosen there, never on the test faces. A face counts
 as detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
 the 15 keypoints mapped from its 68 (normalised by the outer-eye-corner distance); boxes that
@@ -205,7 +205,7 @@ def main() -> None:
                     "device": device_name("cpu")}
 
     for variant in args.variants.split(","):
-        detector, framing, refine, *tilt = variant.split(":")
+        detector, framing, refine, *reframe = variant.split(":")
         detector, _, side = detector.partition("@")  # yunet@640: the detector sees 640 px
         t0 = time.perf_counter()
         det = KeypointDetector.from_pretrained(args.model, backend=args.backend, refine=int(refine),
@@ -213,10 +213,10 @@ def main() -> None:
                                                rotate=True if framing.startswith("rot") else None,
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
-        if tilt:
-            passes, _, limit = tilt[0].partition("@")
-            det.tilt_passes = int(passes)
-            det.tilt_limit = float(limit) if limit else det.tilt_limit
+        if reframe:
+            passes, _, limit = reframe[0].partition("@")
+            det.reframe_passes = int(passes)
+            det.reframe_limit = float(limit) if limit else det.reframe_limit
         if framing == "box":
             f = det.framer
             det.framer = (Framer(f.k, f.u, f.v, size=det.size) if detector != "haar"

@@ -471,14 +471,14 @@ def test_an_upright_model_frames_a_tilted_face_upright(face_photo, tmp_path):
 
 def test_a_head_tilted_40_degrees_is_framed_upright_again(face_photo):
     """YuNet's landmarks follow only part of a strong roll, so the first crop of a face turned 40 degrees
-    still leans; the tilt passes frame it upright from the points found. Its points then agree with the
-    upright photo's (turned alike) better than without them."""
+    still leans; the re-framing passes frame it upright from the points found. Its points then agree with
+    the upright photo's (turned alike) better than without them."""
     image = cv2.imread(str(face_photo))
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 40, 1.0)
     turned = cv2.warpAffine(image, m, (w, h))
     det = KeypointDetector.from_pretrained("default")
-    assert det.tilt_passes >= 1
+    assert det.reframe_passes >= 1
 
     def points(img):
         face = det.detect(img)[0]
@@ -487,6 +487,24 @@ def test_a_head_tilted_40_degrees_is_framed_upright_again(face_photo):
     upright = points(image) @ m[:, :2].T + m[:, 2]  # where the points of the upright photo went
     eyes = np.linalg.norm(upright[3] - upright[5])  # outer eye corners
     with_passes = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
-    det.tilt_passes = 0
+    det.reframe_passes = 0
     without = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
     assert with_passes < 0.05 and with_passes < without
+
+
+def test_drift_is_how_far_a_crop_corner_moves_as_a_share_of_its_side():
+    """The re-framing passes' test: the same framing moves nothing; a shift by 8 px of a 128-px crop moves
+    every corner 1/16 of the side; a turn by 10 degrees about the centre moves a corner along one axis by
+    (sin 10 + 1 - cos 10) x 63.5 px, whichever way round."""
+    from facekeypoints.photos.predict import drift
+
+    m = np.array([[2.0, 0.0, -40.0], [0.0, 2.0, -10.0]])
+    assert drift(m, m, 128) == 0.0
+    shifted = m + np.array([[0.0, 0.0, 8.0], [0.0, 0.0, 0.0]])
+    assert np.isclose(drift(m, shifted, 128), 8 / 128)
+    c, a = 63.5, np.radians(10.0)
+    turn = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0]])
+    turn[:, 2] = [c, c] - turn[:, :2] @ [c, c]  # about the crop's centre
+    turned = np.vstack([turn, [0, 0, 1]])[:2] @ np.vstack([m, [0, 0, 1]])
+    want = c * max(abs(np.cos(a) - np.sin(a) - 1), abs(np.cos(a) + np.sin(a) - 1)) / 128
+    assert np.isclose(drift(m, turned, 128), want) and np.isclose(drift(turned, m, 128), want)

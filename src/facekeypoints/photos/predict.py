@@ -28,7 +28,7 @@ from ..cards import CheckpointError, has_68, read_card, resolve_checkpoint
 from ..fileio import cache_dir, sha256_file
 from ..geometry import apply_affine, crop_affine, crop_shape, invert_affine, resize_framing, template_matrix
 from ..inference.confidence import confidence
-from ..keypoints import INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
+from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (
     DETECT_MAX_SIDE,
     Detections,
@@ -45,11 +45,12 @@ POINT_SETS = (15, 68)  # points=68: each face also carries "landmarks68" (models
 
 
 DEFAULT_REFINE = {"yunet": 0, "haar": 1}
-# A face whose eye line still leans more than TILT_LIMIT degrees in its crop is framed again, upright, from
-# the points found (at most TILT_PASSES times): YuNet's landmarks follow only about half of a head's roll
-# (docs/benchmarks.md, section 18), and the networks learnt from faces within about 15 degrees of upright.
-TILT_LIMIT = 10.0
-TILT_PASSES = 2
+# A face whose crop misses its points is framed again from them (the template similarity: upright) and
+# predicted again, at most REFRAME_PASSES times: "misses" when that framing would move a corner of its crop
+# by more than REFRAME_LIMIT of the side. YuNet's landmarks follow only about half of a head's roll, and
+# frame turned heads less well; on upright faces few crops move that far (docs/benchmarks.md, section 18).
+REFRAME_LIMIT = 0.12
+REFRAME_PASSES = 2
 LIGHT_PARAMS = 1_000_000  # parameters x views: a network under this gets one onnxruntime thread (default: 0.69M)
 
 
@@ -93,8 +94,8 @@ class KeypointDetector:
         # Re-framing passes from the points found: they help after a box (Haar), not after YuNet's
         # landmark framing, where they cost accuracy (docs/benchmarks.md, section 3).
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
-        self.tilt_passes = TILT_PASSES  # upright re-framings of faces still tilted in their crop (0: none)
-        self.tilt_limit = TILT_LIMIT  # ... tilted by more than this many degrees
+        self.reframe_passes = REFRAME_PASSES  # re-framings of faces whose crop misses their points (0: none)
+        self.reframe_limit = REFRAME_LIMIT  # ... by more than this share of the crop side
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
         self.settings: dict[str, Any] = {}  # filled by from_pretrained
@@ -279,30 +280,31 @@ class KeypointDetector:
                 except ValueError:
                     pass  # degenerate points: keep the previous framing for this face
             pts, conf = self._predict_framed(pic, framings)
-        # Faces still leaning in their crop: framed upright from their points, and predicted again.
-        for _ in range(self.tilt_passes):
-            tilted = []
+        # Faces whose crop misses their points (a tilted head, a loose box): framed from the points, again.
+        for _ in range(self.reframe_passes):
+            moved = []
             for i, (p, m) in enumerate(zip(pts, framings, strict=True)):
-                if abs(tilt(p, m)) > self.tilt_limit:
-                    try:
-                        framings[i] = resize_framing(template_matrix(p[:NUM_KEYPOINTS], rotate=True), self.size)
-                        tilted.append(i)
-                    except ValueError:
-                        pass  # mirrored or collapsed points: keep the framing this face has
-            if not tilted:
+                try:
+                    better = resize_framing(template_matrix(p[:NUM_KEYPOINTS], rotate=True), self.size)
+                except ValueError:
+                    continue  # mirrored or collapsed points: keep the framing this face has
+                if drift(m, better, self.size) > self.reframe_limit:
+                    framings[i] = better
+                    moved.append(i)
+            if not moved:
                 break
-            again, conf_again = self._predict_framed(pic, [framings[i] for i in tilted])
-            pts[tilted], conf[tilted] = again, conf_again
+            again, conf_again = self._predict_framed(pic, [framings[i] for i in moved])
+            pts[moved], conf[moved] = again, conf_again
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True)]
 
 
-def tilt(points: np.ndarray, framing: np.ndarray) -> float:
-    """Degrees the eye line of a face's points (image pixels, the 15 first) leans in the crop of
-    ``framing`` (0: level; positive: the subject's left eye lower, clockwise as seen)."""
-    eyes = apply_affine(points[[INDEX["right_eye_center"], INDEX["left_eye_center"]]], framing)
-    dx, dy = eyes[1] - eyes[0]
-    return float(np.degrees(np.arctan2(dy, dx)))
+def drift(framing: np.ndarray, other: np.ndarray, size: int) -> float:
+    """How far the ``size``-px crop of ``framing`` moves when framed by ``other`` instead (both image ->
+    crop matrices): the largest shift of one of its corners, as a share of its side."""
+    corners = np.array([[0.0, 0.0], [size - 1, 0.0], [0.0, size - 1], [size - 1, size - 1]])
+    moved = apply_affine(apply_affine(corners, invert_affine(framing)), other)
+    return float(np.abs(moved - corners).max() / size)
 
 
 def _device_type(device: str) -> str:
