@@ -215,8 +215,12 @@ def main() -> None:
         load_ms = 1000 * (time.perf_counter() - t0)
         if reframe:
             passes, _, limit = reframe[0].partition("@")
-            det.reframe_passes = int(passes)
-            det.reframe_limit = float(limit) if limit else det.reframe_limit
+            try:
+                det.reframe_passes, det.reframe_limit = int(passes), float(limit) if limit else det.reframe_limit
+            except ValueError:
+                ap.error(f"--variants {variant!r}: the fourth field is PASSES or PASSES@SHARE, e.g. 2@0.12")
+            if det.reframe_passes < 0 or not 0 < det.reframe_limit <= 1:
+                ap.error(f"--variants {variant!r}: PASSES must be 0 or more and SHARE in (0, 1]")
         if framing == "box":
             f = det.framer
             det.framer = (Framer(f.k, f.u, f.v, size=det.size) if detector != "haar"
