@@ -169,6 +169,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
+    for name, path in (("--src", args.src), ("--data", args.data), ("--faces-of", args.faces_of)):
+        if path is not None and not Path(path).exists():
+            ap.error(f"{name} {path}: no such file or folder")
+    if args.part in ("test", "val") and args.data is None:
+        ap.error(f"--part {args.part} needs --data (the converted folder of --src)")
 
     from facekeypoints.evaluation.evaluate import evaluate
     from facekeypoints.photos.predict import KeypointDetector
