@@ -5,6 +5,7 @@ import torch
 from facekeypoints.geometry import (
     KAGGLE_TEMPLATE,
     apply_affine,
+    compose_affine,
     crop_affine,
     fit_similarity,
     invert_affine,
@@ -27,6 +28,13 @@ def test_fit_similarity_recovers_a_known_transform():
     assert np.allclose(apply_affine(apply_affine(src, m), invert_affine(m)), src, atol=1e-9)
     with pytest.raises(ValueError, match="degenerate"):
         fit_similarity(np.ones((4, 2)), src[:4])
+
+
+def test_compose_affine_maps_points_as_the_two_maps_one_after_the_other():
+    rng = np.random.default_rng(0)
+    outer, inner, pts = rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), rng.normal(size=(7, 2))
+    np.testing.assert_allclose(apply_affine(pts, compose_affine(outer, inner)),
+                               apply_affine(apply_affine(pts, inner), outer), atol=1e-12)
 
 
 @pytest.mark.parametrize("scale", [2.0, 0.8, 0.2])  # upscale, mild and strong (pyramid) downscale

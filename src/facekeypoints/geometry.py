@@ -92,6 +92,12 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.asarray(points, np.float64) @ m[:, :2].T + m[:, 2]
 
 
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The ``(2, 3)`` affine map ``x -> outer(inner(x))``."""
+    outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
+    return np.c_[outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2] + outer[:, 2]]
+
+
 def crop_shape(size: int, channels: int = 1) -> tuple[int, ...]:
     """The array shape of one crop: grey ``(size, size)``, BGR planes ``(3, size, size)``; other
     channel counts are a ValueError."""

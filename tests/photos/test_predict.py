@@ -492,6 +492,63 @@ def test_a_head_tilted_40_degrees_is_framed_upright_again(face_photo):
     assert with_passes < 0.05 and with_passes < without
 
 
+def _turned(image, degrees):
+    """The photo on a black margin, turned by ``degrees`` (counter-clockwise as seen) about its centre;
+    the margin keeps the turned face in the picture. Returns it, the margined photo and the turn."""
+    image = cv2.copyMakeBorder(image, 80, 80, 80, 80, cv2.BORDER_CONSTANT)
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    return cv2.warpAffine(image, m, (w, h)), image, m
+
+
+def _roll(m):
+    """The turn (degrees, counter-clockwise as seen) a framing takes out of the image."""
+    return np.degrees(np.arctan2(m[1, 0], m[0, 0]))
+
+
+def test_yunet_looks_again_at_a_face_in_a_turned_view(face_photo):
+    """``look`` reads the face in a box again in a turned view. On a head rolled 50 degrees more, YuNet's
+    own landmarks frame the crop far from upright; the face framed in a view turned back by 45 degrees
+    (the framer on the view's box and landmarks, composed with the view) is framed within 10 degrees of
+    upright, and YuNet is surer of it there. A view with no face at its centre gives None."""
+    from facekeypoints.geometry import compose_affine
+    from facekeypoints.photos.detect import Framer, YuNetDetector
+
+    yunet, framer = YuNetDetector(), Framer.load("yunet", rotate=True)
+    turned, image, _ = _turned(cv2.imread(str(face_photo)), 50)
+    upright, found = yunet(image), yunet(turned)
+    assert len(upright) >= 1 and len(found) >= 1
+    truth = _roll(framer.framing(upright.boxes[0], upright.landmarks[0])) + 50
+    plain = _roll(framer.framing(found.boxes[0], found.landmarks[0]))
+    seen = yunet.look(turned, found.boxes[0], -45)
+    assert seen is not None and seen.landmarks.shape == (5, 2) and seen.score > found.scores[0]
+    looked = _roll(compose_affine(framer.framing(seen.box, seen.landmarks), seen.view))
+    assert abs(looked - truth) < 10 and abs(plain - truth) > 20
+    assert yunet.look(np.zeros_like(turned), found.boxes[0], 45) is None
+
+
+def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
+    """Faces the network is unsure of are framed from the detector's turned look where YuNet is surer of
+    them there: on a head rolled 70 degrees the points agree with the upright photo's (turned alike),
+    without the look they do not. An upright face, which the network is sure of, is left as it was."""
+    turned, image, m = _turned(cv2.imread(str(face_photo)), 70)
+    det = KeypointDetector.from_pretrained("default")
+    assert 0 < det.turn_below < 1 and det.turn_degrees
+
+    def points(img):
+        face = det.detect(img)[0]
+        return np.array([[face["keypoints"][n]["x"], face["keypoints"][n]["y"]] for n in KEYPOINT_NAMES])
+
+    plain = points(image)
+    upright = plain @ m[:, :2].T + m[:, 2]
+    eyes = np.linalg.norm(upright[3] - upright[5])
+    with_look = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
+    det.turn_below = 0.0
+    without = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
+    assert with_look < 0.05 and without > 0.2
+    assert np.array_equal(points(image), plain)
+
+
 def test_drift_is_how_far_a_crop_corner_moves_as_a_share_of_its_side():
     """The re-framing passes' test: the same framing moves nothing; a shift by 8 px of a 128-px crop moves
     every corner 1/16 of the side; a turn by 10 degrees about the centre moves a corner along one axis by

@@ -36,6 +36,7 @@ from ..geometry import (
     KAGGLE_TEMPLATE,
     REFERENCE_SIZE,
     apply_affine,
+    crop_affine,
     fit_scale_shift,
     fit_similarity,
     invert_affine,
@@ -52,6 +53,12 @@ FIVE_POINTS = ("right_eye_center", "left_eye_center", "nose_tip", "mouth_right_c
 YUNET_FILE = "yunet_2023mar.onnx"  # made by benchmarks/make_yunet_graph.py from OpenCV's int8bq file
 YUNET_SHA256 = "f4207688ee262fcc24499ae772fc8498f0273ed929b6a807758d9b9061235072"
 YUNET_STRIDES = (8, 16, 32)
+# A second look at one face (``YuNetDetector.look``): a view of LOOK_SIDE px showing LOOK_REGION times
+# the face box's long side around its centre, turned. YuNet's 5 landmarks follow only about a third
+# of a head's roll past 15 degrees (benchmarks/roll_framing.py), but a view turned near upright shows
+# the face as YuNet was trained to see it, and its landmarks carry the turn back.
+LOOK_SIDE = 160
+LOOK_REGION = 2.0
 
 
 def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None = None,
@@ -200,6 +207,18 @@ class Detections:
 NATIVE_UP_TO = 1.4
 
 
+@dataclass(frozen=True)
+class Look:
+    """One face seen again (``YuNetDetector.look``): ``view`` maps image pixels to the turned view's,
+    where YuNet found ``box``, its 5 ``landmarks`` and ``score``. ``Framer.framing(box, landmarks)``
+    frames the face in the view; composed with ``view`` it frames the face in the image."""
+
+    view: np.ndarray
+    box: np.ndarray
+    landmarks: np.ndarray
+    score: float
+
+
 def _seen_side(long_side: int, max_side: int, native_up_to: float) -> int:
     """The long side a detector working at ``max_side`` sees of an image: the image's own up to
     ``native_up_to`` times ``max_side``, else ``max_side``."""
@@ -293,6 +312,24 @@ class YuNetDetector:
                     continue
             keep.append(i)
         return [int(cand[i]) for i in keep]
+
+    def look(self, image: np.ndarray, box: np.ndarray, degrees: float) -> Look | None:
+        """The face in ``box`` (image pixels) seen again in a view turned by ``degrees`` (counter-clockwise
+        as seen) about the box centre; None when that view shows no face at its centre."""
+        x1, y1, x2, y2 = map(float, box)
+        scale = LOOK_SIDE / (LOOK_REGION * max(x2 - x1, y2 - y1, 1.0))
+        a = np.radians(degrees)
+        rot = scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+        view = np.c_[rot, (LOOK_SIDE - 1) / 2 - rot @ np.array([(x1 + x2) / 2, (y1 + y2) / 2])]
+        pixels = np.ascontiguousarray(crop_affine(image, view, LOOK_SIDE, channels=3).transpose(1, 2, 0))
+        faces = self.decode(pixels)
+        mid = (LOOK_SIDE - 1) / 2  # the face looked at: the best one whose box holds the view's centre
+        at = ((faces[:, 0] <= mid) & (mid <= faces[:, 0] + faces[:, 2])
+              & (faces[:, 1] <= mid) & (mid <= faces[:, 1] + faces[:, 3]))
+        if not at.any():
+            return None
+        best = faces[np.flatnonzero(at)[0]]  # decode keeps the best first
+        return Look(view, np.r_[best[:2], best[:2] + best[2:4]], best[4:14].reshape(5, 2), float(best[14]))
 
     def __call__(self, image: np.ndarray) -> Detections:
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)

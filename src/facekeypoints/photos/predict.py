@@ -6,7 +6,9 @@ the keypoint network its grayscale crop. Each face is framed from the detector's
 landmarks (through a correction fitted on training faces, ``detect.Framer``) as ``data
 convert`` frames training faces, and the points are mapped back to the original image's
 pixels (after EXIF orientation). After a box-only detector (Haar) one re-framing pass from
-the 15 points found follows. Per-keypoint confidence is flip
+the 15 points found follows; a crop that misses its points is framed again from them; a face the
+network is unsure of gets YuNet's second look in turned views (a head rolled further than YuNet's
+landmarks follow), and the view where YuNet is surest of it frames it. Per-keypoint confidence is flip
 consistency: the model sees the crop and its mirror image, and the distance between the two
 answers becomes the probability that the point is within ``tau`` crop pixels of the truth,
 as calibrated on validation faces (``confidence.py``; bundled models carry their calibration).
@@ -26,7 +28,15 @@ import numpy as np
 
 from ..cards import CheckpointError, has_68, read_card, resolve_checkpoint
 from ..fileio import cache_dir, sha256_file
-from ..geometry import apply_affine, crop_affine, crop_shape, invert_affine, resize_framing, template_matrix
+from ..geometry import (
+    apply_affine,
+    compose_affine,
+    crop_affine,
+    crop_shape,
+    invert_affine,
+    resize_framing,
+    template_matrix,
+)
 from ..inference.confidence import confidence
 from ..keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, NUM_WITH_68
 from .detect import (
@@ -51,6 +61,10 @@ DEFAULT_REFINE = {"yunet": 0, "haar": 1}
 # frame turned heads less well; on upright faces few crops move that far (docs/benchmarks.md, section 18).
 REFRAME_LIMIT = 0.12
 REFRAME_PASSES = 2
+# A face whose mean confidence is under TURN_BELOW gets a second look from the detector in views turned
+# by each of TURN_DEGREES; a view where YuNet is surer of the face frames it (docs/benchmarks.md, section 19).
+TURN_BELOW = 0.7
+TURN_DEGREES = (-90.0, -45.0, 45.0, 90.0)
 LIGHT_PARAMS = 1_000_000  # parameters x views: a network under this gets one onnxruntime thread (default: 0.69M)
 
 
@@ -96,6 +110,8 @@ class KeypointDetector:
         self.refine = refine if refine is not None else DEFAULT_REFINE.get(self.detector.name, 0)
         self.reframe_passes = REFRAME_PASSES  # re-framings of faces whose crop misses their points (0: none)
         self.reframe_limit = REFRAME_LIMIT  # ... by more than this share of the crop side
+        self.turn_below = TURN_BELOW  # faces less sure than this get the detector's turned looks (0: never)
+        self.turn_degrees = TURN_DEGREES
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
         self.settings: dict[str, Any] = {}  # filled by from_pretrained
@@ -201,9 +217,7 @@ class KeypointDetector:
         shrinks the face at least that much anyway, else from the full image."""
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
         if pic.factor > 1 and scale * pic.factor <= 1.0:
-            to_full = pic.to_full()
-            reduced = np.c_[m[:, :2] @ to_full[:, :2], m[:, :2] @ to_full[:, 2] + m[:, 2]]
-            return crop_affine(pic.image, reduced, self.size, self.channels)
+            return crop_affine(pic.image, compose_affine(m, pic.to_full()), self.size, self.channels)
         return crop_affine(pic.full(), m, self.size, self.channels)
 
     def _predict_framed(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +284,32 @@ class KeypointDetector:
     def keypoints_for(self, pic: Picture, found: Detections) -> list[dict[str, Any]]:
         """The 15 keypoints of each detected face."""
         framings = [self.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
+        pts, conf = self._points(pic, framings)
+        # Faces the network is unsure of (a head rolled further than YuNet's landmarks follow): the
+        # detector looks again at each in views turned by TURN_DEGREES; where it is surer of the face
+        # in one, the face is framed in that view as any detection is, and cropped from the photo.
+        scores = found.scores.copy()
+        unsure = np.flatnonzero(conf.mean(1) < self.turn_below) if hasattr(self.detector, "look") else []
+        moved = []
+        for i in unsure:
+            to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
+            box = apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1)
+            for degrees in self.turn_degrees:
+                seen = self.detector.look(pic.image, box, degrees)
+                if seen is not None and seen.score > scores[i]:
+                    framings[i] = compose_affine(self.framer.framing(seen.box, seen.landmarks),
+                                                 compose_affine(seen.view, to_image))
+                    scores[i] = seen.score
+            if scores[i] > found.scores[i]:
+                moved.append(i)
+        if moved:
+            pts[moved], conf[moved] = self._points(pic, [framings[i] for i in moved])
+        return [self.face_record(box, score, p, c)
+                for box, score, p, c in zip(found.boxes, scores, pts, conf, strict=True)]
+
+    def _points(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Image-pixel points and confidences of the faces ``framings`` crop, after the re-framing passes."""
+        framings = list(framings)
         pts, conf = self._predict_framed(pic, framings)
         # Re-frame: fit the training framing (data convert's template) to the points just
         # found and predict again, so the crop matches the training faces.
@@ -295,8 +335,7 @@ class KeypointDetector:
                 break
             again, conf_again = self._predict_framed(pic, [framings[i] for i in moved])
             pts[moved], conf[moved] = again, conf_again
-        return [self.face_record(box, score, p, c)
-                for box, score, p, c in zip(found.boxes, found.scores, pts, conf, strict=True)]
+        return pts, conf
 
 
 def drift(framing: np.ndarray, other: np.ndarray, size: int) -> float:
