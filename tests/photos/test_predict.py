@@ -14,7 +14,7 @@ from facekeypoints.fileio import sha256_file
 from facekeypoints.keypoints import KEYPOINT_NAMES
 from facekeypoints.models import create_model
 from facekeypoints.photos.batch import expand_inputs
-from facekeypoints.photos.detect import YUNET_SHA256, Framer, create_detector, read_image, read_picture
+from facekeypoints.photos.detect import YUNET_SHA256, Framer, box_iou, create_detector, read_image, read_picture
 from facekeypoints.photos.predict import KeypointDetector
 from tests.conftest import shared_path
 
@@ -547,6 +547,28 @@ def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
     without = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
     assert with_look < 0.05 and without > 0.2
     assert np.array_equal(points(image), plain)
+
+
+def test_a_photo_with_no_upright_face_is_searched_turned(face_photo):
+    """On a head rolled 90 degrees YuNet finds no face upright; searched turned, the photo gives the face,
+    its points and box where the upright photo's go when turned alike. Without the search
+    there is none, and a blank photo gives none either way."""
+    turned, image, m = _turned(cv2.imread(str(face_photo)), 90)
+    det = KeypointDetector.from_pretrained("default")
+    assert len(det.detector(turned)) == 0 and det.turn_search
+    upright = det.detect(image)[0]
+    truth = np.array([[upright["keypoints"][n]["x"], upright["keypoints"][n]["y"]] for n in KEYPOINT_NAMES])
+    truth = truth @ m[:, :2].T + m[:, 2]
+    faces = det.detect(turned)
+    assert len(faces) == 1
+    found = np.array([[faces[0]["keypoints"][n]["x"], faces[0]["keypoints"][n]["y"]] for n in KEYPOINT_NAMES])
+    eyes = np.linalg.norm(truth[3] - truth[5])
+    assert np.linalg.norm(found - truth, axis=1).mean() / eyes < 0.05
+    corners = np.array(upright["box"]).reshape(2, 2) @ m[:, :2].T + m[:, 2]  # the upright box, turned
+    assert box_iou(np.array([faces[0]["box"]]), np.r_[corners.min(0), corners.max(0)])[0] > 0.8
+    assert det.detect(np.zeros_like(turned)) == []
+    det.turn_search = False
+    assert det.detect(turned) == []
 
 
 def test_drift_is_how_far_a_crop_corner_moves_as_a_share_of_its_side():

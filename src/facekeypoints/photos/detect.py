@@ -331,6 +331,21 @@ class YuNetDetector:
         best = faces[np.flatnonzero(at)[0]]  # decode keeps the best first
         return Look(view, np.r_[best[:2], best[:2] + best[2:4]], best[4:14].reshape(5, 2), float(best[14]))
 
+    def search(self, image: np.ndarray, degrees: float) -> list[Look]:
+        """Every face in the whole image turned by ``degrees`` (counter-clockwise as seen) about its
+        centre, on a square view that holds all of it, at most ``max_side`` pixels a side: best first."""
+        h, w = image.shape[:2]
+        a = np.radians(degrees)
+        c, s = abs(np.cos(a)), abs(np.sin(a))
+        reach = max(w * c + h * s, w * s + h * c)  # the turned image's long side
+        side = max(32, int(np.ceil(min(reach, self.max_side))))
+        scale = side / reach
+        rot = scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+        view = np.c_[rot, (side - 1) / 2 - rot @ np.array([(w - 1) / 2, (h - 1) / 2])]
+        pixels = np.ascontiguousarray(crop_affine(image, view, side, channels=3).transpose(1, 2, 0))
+        return [Look(view, np.r_[f[:2], f[:2] + f[2:4]], f[4:14].reshape(5, 2), float(f[14]))
+                for f in self.decode(pixels)]
+
     def __call__(self, image: np.ndarray) -> Detections:
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)
         out = self._detect(bgr, self.max_side)

@@ -8,7 +8,8 @@ convert`` frames training faces, and the points are mapped back to the original 
 pixels (after EXIF orientation). After a box-only detector (Haar) one re-framing pass from
 the 15 points found follows; a crop that misses its points is framed again from them; a face the
 network is unsure of gets YuNet's second look in turned views (a head rolled further than YuNet's
-landmarks follow), and the view where YuNet is surest of it frames it. Per-keypoint confidence is flip
+landmarks follow), and the view where YuNet is surest of it frames it; a photo where YuNet finds no face
+upright is searched again turned by the same angles. Per-keypoint confidence is flip
 consistency: the model sees the crop and its mirror image, and the distance between the two
 answers becomes the probability that the point is within ``tau`` crop pixels of the truth,
 as calibrated on validation faces (``confidence.py``; bundled models carry their calibration).
@@ -62,7 +63,8 @@ DEFAULT_REFINE = {"yunet": 0, "haar": 1}
 REFRAME_LIMIT = 0.12
 REFRAME_PASSES = 2
 # A face whose mean confidence is under TURN_BELOW gets a second look from the detector in views turned
-# by each of TURN_DEGREES; a view where YuNet is surer of the face frames it (docs/benchmarks.md, section 19).
+# by each of TURN_DEGREES; a view where YuNet is surer of the face frames it. A photo where it finds no face
+# is searched whole, turned by each of them (docs/benchmarks.md, section 19).
 TURN_BELOW = 0.7
 TURN_DEGREES = (-90.0, -45.0, 45.0, 90.0)
 LIGHT_PARAMS = 1_000_000  # parameters x views: a network under this gets one onnxruntime thread (default: 0.69M)
@@ -112,6 +114,7 @@ class KeypointDetector:
         self.reframe_limit = REFRAME_LIMIT  # ... by more than this share of the crop side
         self.turn_below = TURN_BELOW  # faces less sure than this get the detector's turned looks (0: never)
         self.turn_degrees = TURN_DEGREES
+        self.turn_search = True  # a photo where no face is found: the detector searches it turned by each of those
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
         self.settings: dict[str, Any] = {}  # filled by from_pretrained
@@ -283,6 +286,8 @@ class KeypointDetector:
 
     def keypoints_for(self, pic: Picture, found: Detections) -> list[dict[str, Any]]:
         """The 15 keypoints of each detected face."""
+        if len(found) == 0 and self.turn_search and hasattr(self.detector, "search"):
+            return self._turned_search(pic)
         framings = [self.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
         pts, conf = self._points(pic, framings)
         # Faces the network is unsure of (a head rolled further than YuNet's landmarks follow): the
@@ -306,6 +311,26 @@ class KeypointDetector:
             pts[moved], conf[moved] = self._points(pic, [framings[i] for i in moved])
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(found.boxes, scores, pts, conf, strict=True)]
+
+    def _turned_search(self, pic: Picture) -> list[dict[str, Any]]:
+        """The faces of a photo where the detector found none upright: it searches the whole photo turned
+        by each of TURN_DEGREES (a head rolled past what YuNet finds), and the turn where its best face
+        scores highest gives the faces, each framed in that view and cropped from the photo. A face's
+        box is the upright bounds of the box found in the turned view."""
+        looks: list = []
+        for degrees in self.turn_degrees:
+            seen = self.detector.search(pic.image, degrees)
+            if seen and (not looks or seen[0].score > looks[0].score):
+                looks = seen
+        if not looks:
+            return []
+        to_view = compose_affine(looks[0].view, invert_affine(pic.to_full()))  # full-image pixels -> view's
+        framings = [compose_affine(self.framer.framing(lk.box, lk.landmarks), to_view) for lk in looks]
+        pts, conf = self._points(pic, framings)
+        back = invert_affine(to_view)
+        boxes = [apply_affine(lk.box[[0, 1, 2, 1, 2, 3, 0, 3]].reshape(4, 2), back) for lk in looks]
+        return [self.face_record(np.r_[b.min(0), b.max(0)], lk.score, p, c)
+                for b, lk, p, c in zip(boxes, looks, pts, conf, strict=True)]
 
     def _points(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Image-pixel points and confidences of the faces ``framings`` crop, after the re-framing passes."""
