@@ -166,6 +166,9 @@ def main() -> None:
                     help="68: also score the 68 points (NME over all 68, outer-eye-corner distance 36-45)")
     ap.add_argument("--roll", type=float, default=0.0, metavar="DEG",
                     help="turn each photo by +DEG / -DEG (alternately) in its plane first (default 0: as it is)")
+    ap.add_argument("--turns", default="all", choices=("all", "looks", "none"),
+                    help="predict's turned views: all (default: looks for unsure faces, the turned search of a "
+                         "photo with no face found), looks (no search) or none")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -205,6 +208,7 @@ def main() -> None:
     raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(files), "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "roll_degrees": args.roll,
+                    "turns": args.turns,
                     "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
@@ -218,6 +222,9 @@ def main() -> None:
                                                rotate=True if framing.startswith("rot") else None,
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
+        if args.turns == "none":
+            det.turn_below = 0.0
+        det.turn_search = args.turns == "all"
         if reframe:
             passes, _, limit = reframe[0].partition("@")
             try:
