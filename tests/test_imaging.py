@@ -171,7 +171,12 @@ def test_the_opencv_path_gives_the_numpy_paths_bytes(monkeypatch):
     colour, grey = _smooth(90, 130), _smooth(90, 130)[..., 1].copy()
     cmyk = io.BytesIO()
     Image.fromarray(colour).convert("CMYK").save(cmyk, format="JPEG")  # stays on Pillow: OpenCV's CMYK differs
-    raws = [_exif_jpeg(colour, o) for o in range(1, 9)] + [_jpeg(grey), cmyk.getvalue(), encode(colour, ".png")]
+    turned_png = io.BytesIO()  # a PNG that EXIF turns: stays on Pillow, which applies it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(colour).save(turned_png, format="PNG", exif=exif)
+    raws = [_exif_jpeg(colour, o) for o in range(1, 9)] + [_jpeg(grey), cmyk.getvalue(), encode(colour, ".png"),
+                                                           encode(grey, ".png"), turned_png.getvalue()]
     m = np.array([[0.45, -0.12, -3.0], [0.12, 0.45, 6.5]])  # shrinks, turns, and reaches past the border
 
     def everything() -> list[np.ndarray]:
@@ -190,3 +195,4 @@ def test_the_opencv_path_gives_the_numpy_paths_bytes(monkeypatch):
     assert len(got) == len(want)
     for i, (a, b) in enumerate(zip(got, want, strict=True)):
         assert a.dtype == b.dtype and np.array_equal(a, b), i
+    assert want[3 * len(raws) - 3].shape == (130, 90, 3)  # the EXIF-turned PNG came out turned
