@@ -11,7 +11,7 @@ from importlib import resources
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from facekeypoints import imaging
 from facekeypoints.imaging import ImageDecodeError, decode, encode, pyr_down, shrink_area, to_gray, warp_affine
@@ -171,12 +171,9 @@ def test_the_opencv_path_gives_the_numpy_paths_bytes(monkeypatch):
     colour, grey = _smooth(90, 130), _smooth(90, 130)[..., 1].copy()
     cmyk = io.BytesIO()
     Image.fromarray(colour).convert("CMYK").save(cmyk, format="JPEG")  # stays on Pillow: OpenCV's CMYK differs
-    turned_png = io.BytesIO()  # a PNG that EXIF turns: stays on Pillow, which applies it
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(colour).save(turned_png, format="PNG", exif=exif)
     raws = [_exif_jpeg(colour, o) for o in range(1, 9)] + [_jpeg(grey), cmyk.getvalue(), encode(colour, ".png"),
-                                                           encode(grey, ".png"), turned_png.getvalue()]
+                                                           encode(grey, ".png"), _turned_png(colour, "exif"),
+                                                           _turned_png(colour, "xmp")]
     m = np.array([[0.45, -0.12, -3.0], [0.12, 0.45, 6.5]])  # shrinks, turns, and reaches past the border
 
     def everything() -> list[np.ndarray]:
@@ -195,4 +192,25 @@ def test_the_opencv_path_gives_the_numpy_paths_bytes(monkeypatch):
     assert len(got) == len(want)
     for i, (a, b) in enumerate(zip(got, want, strict=True)):
         assert a.dtype == b.dtype and np.array_equal(a, b), i
-    assert want[3 * len(raws) - 3].shape == (130, 90, 3)  # the EXIF-turned PNG came out turned
+    for k in (2, 1):  # the PNGs that EXIF and XMP turn (on Pillow) came out turned
+        assert want[3 * (len(raws) - k)].shape == (130, 90, 3), k
+
+
+def _turned_png(img: np.ndarray, how: str) -> bytes:
+    """A PNG whose orientation (6: turn 90 degrees clockwise to view) is in an eXIf chunk or in XMP."""
+    buf, info, kw = io.BytesIO(), PngImagePlugin.PngInfo(), {}
+    if how == "exif":
+        kw["exif"] = Image.Exif()
+        kw["exif"][0x0112] = 6
+    else:
+        info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>')
+    Image.fromarray(img).save(buf, format="PNG", pnginfo=info, **kw)
+    assert (b"eXIf" in buf.getvalue()) == (how == "exif")
+    return buf.getvalue()
+
+
+def test_png_may_turn_finds_exif_and_xmp_and_nothing_in_a_plain_png():
+    img = _smooth(30, 40)
+    assert not imaging.png_may_turn(encode(img, ".png"))  # the fast path's case
+    assert imaging.png_may_turn(_turned_png(img, "exif")) and imaging.png_may_turn(_turned_png(img, "xmp"))
+    assert imaging.png_may_turn(encode(img, ".png")[:40])  # cut short: left to Pillow

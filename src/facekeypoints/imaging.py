@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import re
 from functools import lru_cache
 from typing import Any
 
@@ -58,7 +57,6 @@ def opencv() -> Any | None:
     return cv2
 
 
-_TURNS_PNG = re.compile(rb"(?i)exif|xmp")  # what could carry an orientation in a PNG (eXIf, text, XMP)
 _CV_REDUCED = {1: "IMREAD_COLOR", 2: "IMREAD_REDUCED_COLOR_2", 4: "IMREAD_REDUCED_COLOR_4", 8: "IMREAD_REDUCED_COLOR_8"}
 
 
@@ -66,11 +64,22 @@ class ImageDecodeError(ValueError):
     """The bytes are not an image Pillow can decode."""
 
 
-def _plain_png(im: Any, raw: bytes) -> bool:
-    """An 8-bit grey or RGB PNG where nothing could turn it: no chunk or text keyword anywhere in its
-    bytes names EXIF or XMP (Pillow reads an orientation from either; a chance match in the pixel data
-    only sends it to Pillow)."""
-    return im.format == "PNG" and im.mode in ("RGB", "L") and _TURNS_PNG.search(raw) is None
+def png_may_turn(raw: bytes) -> bool:
+    """Whether PNG bytes hold what Pillow reads an orientation from: an eXIf chunk, or a text chunk
+    whose keyword names EXIF or XMP. Walks the chunk headers only; bytes it cannot walk count as may."""
+    pos = 8
+    while pos + 8 <= len(raw):
+        length, kind = int.from_bytes(raw[pos:pos + 4], "big"), raw[pos + 4:pos + 8]
+        if kind == b"eXIf":
+            return True
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            keyword = raw[pos + 8:pos + 8 + min(length, 80)].split(b"\0", 1)[0].lower()
+            if b"exif" in keyword or b"xmp" in keyword:
+                return True
+        if kind == b"IEND":
+            return False
+        pos += 12 + length
+    return True
 
 
 def decode(raw: bytes, reduce: int = 1, exif: bool = True) -> np.ndarray:
@@ -88,7 +97,8 @@ def decode(raw: bytes, reduce: int = 1, exif: bool = True) -> np.ndarray:
             out = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)  # the same bytes, a third faster
             if out is not None:
                 return out
-        if cv2 is not None and _plain_png(im, raw):  # lossless: the same bytes, faster than Pillow
+        if cv2 is not None and im.format == "PNG" and im.mode in ("RGB", "L") and not png_may_turn(raw):
+            # an 8-bit PNG nothing turns: lossless, so OpenCV gives Pillow's bytes, faster
             out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
             if out is not None:
                 return out

@@ -164,14 +164,16 @@ def read_picture(source: str | Path | bytes | np.ndarray | Any, name: str | None
 
 
 def _header(raw: bytes, name: str) -> tuple[int, int] | None:
-    """Refuse huge images from their header, before decoding a single pixel. Returns ``(h, w)``
-    after EXIF orientation when PIL reads the header, else None (left to OpenCV)."""
+    """Refuse huge images from their header, before decoding a single pixel. Returns ``(h, w)`` when
+    PIL reads the header (a JPEG's after EXIF orientation, other formats' as stored), else None."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(raw)) as im:
             w, h = im.size
-            turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # a quarter turn swaps the sides
+            # a quarter turn swaps the sides; only a JPEG's size is used (read_picture's reduced decode), and
+            # only there is the EXIF in the header (a PNG's eXIf may follow its pixels: Pillow would decode them)
+            turned = im.format == "JPEG" and im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
     except Image.DecompressionBombError:
         raise DataError(f"{name}: image too large (decompression bomb guard)") from None
     except Exception:  # noqa: BLE001 - not an image: the decoder says so, naming the file
