@@ -169,6 +169,8 @@ def main() -> None:
     ap.add_argument("--turns", default="all", choices=("all", "looks", "none"),
                     help="predict's turned views: all (default: looks for unsure faces, the turned search of a "
                          "photo with no face found), looks (no search) or none")
+    ap.add_argument("--turn-below", type=float, metavar="CONF",
+                    help="faces with a mean confidence under this get the turned looks (default: predict.TURN_BELOW)")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -208,7 +210,7 @@ def main() -> None:
     raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(files), "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "roll_degrees": args.roll,
-                    "turns": args.turns,
+                    "turns": args.turns, "turn_below": args.turn_below,
                     "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
@@ -225,6 +227,8 @@ def main() -> None:
         if args.turns == "none":
             det.turn_below = 0.0
         det.turn_search = args.turns == "all"
+        if args.turn_below is not None and args.turns != "none":
+            det.turn_below = args.turn_below
         if reframe:
             passes, _, limit = reframe[0].partition("@")
             try:

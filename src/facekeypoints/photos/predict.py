@@ -65,7 +65,7 @@ REFRAME_PASSES = 2
 # A face whose mean confidence is under TURN_BELOW gets a second look from the detector in views turned
 # by each of TURN_DEGREES; a view where YuNet is surer of the face frames it. A photo where it finds no face
 # is searched whole, turned by each of them (docs/benchmarks.md, section 19).
-TURN_BELOW = 0.7
+TURN_BELOW = 0.75
 TURN_DEGREES = (-90.0, -45.0, 45.0, 90.0)
 LIGHT_PARAMS = 1_000_000  # parameters x views: a network under this gets one onnxruntime thread (default: 0.69M)
 
