@@ -3,7 +3,8 @@
     python benchmarks/photo_profile.py [--model default] [--photos 80]
 
 Also YuNet alone on the first photo larger than 320 px, as it is against shrunk to 320 px (the trade
-``detect.NATIVE_UP_TO`` makes). The photos are the held-out wild-68 validation photos
+``detect.NATIVE_UP_TO`` makes), and a photo without a face with and without
+the turned search. The photos are the held-out wild-68 validation photos
 (``data/wild68d_val/meta.csv`` sources in ``data/src/wild68_train``). Times are ms per photo, means over the photos.
 """
 
@@ -14,6 +15,7 @@ import tarfile
 import time
 from collections import defaultdict
 
+import numpy as np
 import pandas as pd
 
 from facekeypoints import imaging
@@ -76,6 +78,15 @@ def main() -> None:
     print(f"one {w}x{h} photo: YuNet as it is {per_call_ms(lambda: yunet.decode(image)):.2f} ms; shrunk to "
           f"{detect.YUNET_SIDE}: shrink {per_call_ms(lambda: imaging.shrink_area(image, *small.shape[1::-1])):.2f} ms "
           f"+ YuNet {per_call_ms(lambda: yunet.decode(small)):.2f} ms")
+    # A photo without a face: predict then searches it turned (detect.YuNetDetector.search), at a cost.
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    empty = imaging.encode(noise, ".jpg")
+    times = {}
+    for search in (True, False):
+        det.turn_search = search
+        times[search] = per_call_ms(lambda: det(empty))
+    det.turn_search = True
+    print(f"a 640x480 photo without a face: {times[True]:.2f} ms with the turned search, {times[False]:.2f} without")
 
 
 if __name__ == "__main__":
