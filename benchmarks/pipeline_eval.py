@@ -177,6 +177,8 @@ def main() -> None:
     for name, path in (("--src", args.src), ("--data", args.data), ("--faces-of", args.faces_of)):
         if path is not None and not Path(path).exists():
             ap.error(f"{name} {path}: no such file or folder")
+    if args.turn_below is not None and (args.turns == "none" or not 0 <= args.turn_below <= 1):
+        ap.error("--turn-below is a confidence in [0, 1], for --turns all or looks (none makes no turned looks)")
     if args.part in ("test", "val") and args.data is None:
         ap.error(f"--part {args.part} needs --data (the converted folder of --src)")
 
@@ -226,9 +228,9 @@ def main() -> None:
         load_ms = 1000 * (time.perf_counter() - t0)
         if args.turns == "none":
             det.turn_below = 0.0
-        det.turn_search = args.turns == "all"
-        if args.turn_below is not None and args.turns != "none":
+        elif args.turn_below is not None:
             det.turn_below = args.turn_below
+        det.turn_search = args.turns == "all"
         if reframe:
             passes, _, limit = reframe[0].partition("@")
             try:

@@ -315,38 +315,35 @@ class YuNetDetector:
             keep.append(i)
         return [int(cand[i]) for i in keep]
 
+    def _turned(self, image: np.ndarray, centre: np.ndarray, degrees: float, scale: float,
+                side: int) -> list[Look]:
+        """Every face YuNet finds in a ``side``-px view of ``image`` turned by ``degrees`` (counter-clockwise
+        as seen) and scaled by ``scale`` about ``centre`` (image pixels), which lands mid-view: best first."""
+        a = np.radians(degrees)
+        rot = scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+        view = np.c_[rot, (side - 1) / 2 - rot @ np.asarray(centre, np.float64)]
+        pixels = np.ascontiguousarray(crop_affine(image, view, side, channels=3).transpose(1, 2, 0))
+        return [Look(view, np.r_[f[:2], f[:2] + f[2:4]], f[4:14].reshape(5, 2), float(f[14]))
+                for f in self.decode(pixels)]
+
     def look(self, image: np.ndarray, box: np.ndarray, degrees: float) -> Look | None:
         """The face in ``box`` (image pixels) seen again in a view turned by ``degrees`` (counter-clockwise
         as seen) about the box centre; None when that view shows no face at its centre."""
         x1, y1, x2, y2 = map(float, box)
         scale = LOOK_SIDE / (LOOK_REGION * max(x2 - x1, y2 - y1, 1.0))
-        a = np.radians(degrees)
-        rot = scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        view = np.c_[rot, (LOOK_SIDE - 1) / 2 - rot @ np.array([(x1 + x2) / 2, (y1 + y2) / 2])]
-        pixels = np.ascontiguousarray(crop_affine(image, view, LOOK_SIDE, channels=3).transpose(1, 2, 0))
-        faces = self.decode(pixels)
         mid = (LOOK_SIDE - 1) / 2  # the face looked at: the best one whose box holds the view's centre
-        at = ((faces[:, 0] <= mid) & (mid <= faces[:, 0] + faces[:, 2])
-              & (faces[:, 1] <= mid) & (mid <= faces[:, 1] + faces[:, 3]))
-        if not at.any():
-            return None
-        best = faces[np.flatnonzero(at)[0]]  # decode keeps the best first
-        return Look(view, np.r_[best[:2], best[:2] + best[2:4]], best[4:14].reshape(5, 2), float(best[14]))
+        return next((lk for lk in self._turned(image, np.array([(x1 + x2) / 2, (y1 + y2) / 2]), degrees, scale,
+                                               LOOK_SIDE)
+                     if lk.box[0] <= mid <= lk.box[2] and lk.box[1] <= mid <= lk.box[3]), None)
 
     def search(self, image: np.ndarray, degrees: float) -> list[Look]:
         """Every face in the whole image turned by ``degrees`` (counter-clockwise as seen) about its
         centre, on a square view that holds all of it, at most ``max_side`` pixels a side: best first."""
         h, w = image.shape[:2]
-        a = np.radians(degrees)
-        c, s = abs(np.cos(a)), abs(np.sin(a))
+        c, s = abs(np.cos(np.radians(degrees))), abs(np.sin(np.radians(degrees)))
         reach = max(w * c + h * s, w * s + h * c)  # the turned image's long side
         side = max(32, int(np.ceil(min(reach, self.max_side))))
-        scale = side / reach
-        rot = scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        view = np.c_[rot, (side - 1) / 2 - rot @ np.array([(w - 1) / 2, (h - 1) / 2])]
-        pixels = np.ascontiguousarray(crop_affine(image, view, side, channels=3).transpose(1, 2, 0))
-        return [Look(view, np.r_[f[:2], f[:2] + f[2:4]], f[4:14].reshape(5, 2), float(f[14]))
-                for f in self.decode(pixels)]
+        return self._turned(image, np.array([(w - 1) / 2, (h - 1) / 2]), degrees, side / reach, side)
 
     def __call__(self, image: np.ndarray) -> Detections:
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)
