@@ -46,6 +46,15 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temporary files ``atomic_write`` left in ``folder`` when its process was killed
+    mid-write (``.NAME.XXXX.tmp``); returns what it deleted. Call it only where no writer is running."""
+    stale = sorted(p for p in Path(folder).glob(".*.tmp") if p.is_file())
+    for p in stale:
+        p.unlink()
+    return stale
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -59,6 +59,17 @@ def test_truncated_checkpoint_is_a_clear_error_and_the_state_still_resumes(kaggl
     load_checkpoint(run)
 
 
+def test_resume_removes_the_half_written_file_a_kill_left(kaggle_dir, tmp_path, capsys):
+    # SIGKILL during atomic_write leaves its temporary file (the rename never came); resume deletes it, saying so.
+    run = train(make_config("tiny", data=str(kaggle_dir), epochs=2, batch_size=8, threads=1),
+                run_dir=tmp_path / "r", progress=False, stop_after=1)
+    stale = run / ".state.safetensors.k1ll3d.tmp"
+    stale.write_bytes(b"half a file")
+    train(resume=run, progress=False)
+    assert not stale.exists() and (run / "model.safetensors").exists()
+    assert str(stale) in capsys.readouterr().err
+
+
 def test_sigint_saves_the_resume_point_and_resume_finishes_the_same(kaggle_dir, tmp_path):
     full = train(make_config("tiny", data=str(kaggle_dir), epochs=100, batch_size=8, threads=1),
                  run_dir=tmp_path / "full", progress=False)

@@ -32,7 +32,7 @@ from ..data.kaggle import IMAGE_SIZE, crop_upright
 from ..data.labels import forward_fill
 from ..data.splits import fold_args
 from ..devices import device_name, pick_device
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, remove_stale_temps
 from ..inference.tta import TestTimeAugment
 from ..keypoints import NUM_KEYPOINTS, NUM_WITH_68, flip_index
 from ..models import create_model
@@ -460,6 +460,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     opt = _optimizer(cfg, model, device)
     run_dir = _run_folder(Path(resume) if resume is not None else run_dir, runs_root, name, cfg, dist, data,
                           fresh=resume is None)
+    if resume is not None and dist.main:  # a run killed mid-write (SIGKILL, power loss) left a temporary file
+        for stale in remove_stale_temps(run_dir):
+            print(f"note: removed {stale}, half written when the run was stopped", file=sys.stderr)
     # Everything lives on the device as uint8 (~22 MB for YT15): no per-batch copies.
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_val = torch.from_numpy(ds.images[split["val"]]).to(device)
