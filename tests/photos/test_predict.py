@@ -549,6 +549,35 @@ def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
     assert np.array_equal(points(image), plain)
 
 
+def test_turned_looks_go_further_only_on_a_side_that_did_better_than_upright():
+    """``turned_look`` asks for the turns nearest upright first (+45, -45); a side's +-90 only where its 45
+    scored about as well as the upright detection (within ``TURN_TIE``) or better. The best view wins,
+    even when it is the other side's further turn; none above upright gives None."""
+    det = KeypointDetector.from_pretrained("fast")
+
+    class Seen:  # what YuNetDetector.look returns, as far as turned_look reads it
+        def __init__(self, score):
+            self.score = score
+
+    class Detector:
+        def __init__(self, scores):
+            self.scores, self.asked = scores, []
+
+        def look(self, image, box, degrees):
+            self.asked.append(degrees)
+            return Seen(self.scores[degrees]) if degrees in self.scores else None
+
+    image, box = np.zeros((8, 8, 3), np.uint8), np.array([0.0, 0.0, 8.0, 8.0])
+    det.detector = Detector({45.0: 0.5, -45.0: 0.6})  # an upright face, merely hard: no view beats 0.7
+    assert det.turned_look(image, box, 0.7) is None and sorted(det.detector.asked) == [-45.0, 45.0]
+    det.detector = Detector({45.0: 0.8, 90.0: 0.85, -45.0: 0.75, -90.0: 0.9})
+    assert det.turned_look(image, box, 0.7).score == 0.9 and sorted(det.detector.asked) == [-90, -45, 45, 90]
+    det.detector = Detector({45.0: 0.8, 90.0: 0.95, -45.0: 0.6, -90.0: 0.99})
+    assert det.turned_look(image, box, 0.7).score == 0.95 and -90.0 not in det.detector.asked
+    det.detector = Detector({45.0: 0.695, 90.0: 0.9})  # a 45 about as good as upright: its 90 is looked at
+    assert det.turned_look(image, box, 0.7).score == 0.9
+
+
 def test_a_photo_with_no_upright_face_is_searched_turned(face_photo):
     """On a head rolled 90 degrees YuNet finds no face upright; searched turned, the photo gives the face,
     its points and box where the upright photo's go when turned alike. Without the search

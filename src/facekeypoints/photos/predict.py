@@ -45,6 +45,7 @@ from .detect import (
     Detections,
     Framer,
     HaarDetector,
+    Look,
     Picture,
     YuNetDetector,
     create_detector,
@@ -63,10 +64,12 @@ DEFAULT_REFINE = {"yunet": 0, "haar": 1}
 REFRAME_LIMIT = 0.12
 REFRAME_PASSES = 2
 # A face whose mean confidence is under TURN_BELOW gets a second look from the detector in views turned
-# by each of TURN_DEGREES; a view where YuNet is surer of the face frames it. A photo where it finds no face
-# is searched whole, turned by each of them (docs/benchmarks.md, section 19).
+# by TURN_DEGREES, nearest upright first on each side, a side's further turn only where its nearer one did
+# about as well as upright or better (``turned_look``); a view where YuNet is surer of the face frames it. A photo
+# where it finds no face is searched whole, turned by each of them (docs/benchmarks.md, sections 19-20).
 TURN_BELOW = 0.75
 TURN_DEGREES = (-90.0, -45.0, 45.0, 90.0)
+TURN_TIE = 0.02  # a look scoring within this of the upright detection sees the face about as well
 LIGHT_PARAMS = 1_000_000  # parameters x views: a network under this gets one onnxruntime thread (default: 0.69M)
 
 
@@ -299,18 +302,34 @@ class KeypointDetector:
         for i in unsure:
             to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
             box = apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1)
-            for degrees in self.turn_degrees:
-                seen = self.detector.look(pic.image, box, degrees)
-                if seen is not None and seen.score > scores[i]:
-                    framings[i] = compose_affine(self.framer.framing(seen.box, seen.landmarks),
-                                                 compose_affine(seen.view, to_image))
-                    scores[i] = seen.score
-            if scores[i] > found.scores[i]:
+            seen = self.turned_look(pic.image, box, float(scores[i]))
+            if seen is not None:
+                framings[i] = compose_affine(self.framer.framing(seen.box, seen.landmarks),
+                                             compose_affine(seen.view, to_image))
+                scores[i] = seen.score
                 moved.append(i)
         if moved:
             pts[moved], conf[moved] = self._points(pic, [framings[i] for i in moved])
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(found.boxes, scores, pts, conf, strict=True)]
+
+    def turned_look(self, image: np.ndarray, box: np.ndarray, score: float) -> Look | None:
+        """The detector's best look (``YuNetDetector.look``) at the face in ``box`` (``image`` pixels) in
+        views turned by ``turn_degrees``, if one scores above ``score`` (its upright detection), else None.
+        Each side (counter-clockwise, clockwise) goes from the turn nearest upright outwards, and goes on
+        only while its last turn scored about as well as upright or better (within ``TURN_TIE``): an
+        upright face that is merely hard gets the two nearest turns, not all of them (docs/benchmarks.md,
+        section 20)."""
+        best, upright = None, score
+        for side in (sorted(d for d in self.turn_degrees if d > 0), sorted((d for d in self.turn_degrees if d < 0),
+                                                                            reverse=True)):
+            for degrees in side:
+                seen = self.detector.look(image, box, degrees)
+                if seen is None or seen.score < upright - TURN_TIE:
+                    break  # the head is not rolled this way: a further turn would not find it either
+                if seen.score > score:
+                    best, score = seen, seen.score
+        return best
 
     def _turned_search(self, pic: Picture) -> list[dict[str, Any]]:
         """The faces of a photo where the detector found none upright: it searches the whole photo turned
