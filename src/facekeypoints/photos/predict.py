@@ -299,8 +299,8 @@ class KeypointDetector:
         scores = found.scores.copy()
         unsure = np.flatnonzero(conf.mean(1) < self.turn_below) if hasattr(self.detector, "look") else []
         moved = []
+        to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
         for i in unsure:
-            to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
             box = apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1)
             seen = self.turned_look(pic.image, box, float(scores[i]))
             if seen is not None:
