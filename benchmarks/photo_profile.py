@@ -1,4 +1,5 @@
-"""Where ``predict``'s time goes on a set of photos: decoding, YuNet's area shrink, the crop, the rest.
+"""Where ``predict``'s time goes on a set of photos: decoding, YuNet's area shrink, YuNet (its runs, upright and
+turned looks), the crop, the keypoint network (its runs: first crops and re-framings), the rest.
 
     python benchmarks/photo_profile.py [--model default] [--photos 80]
 
@@ -22,11 +23,12 @@ from facekeypoints import imaging
 from facekeypoints.photos import detect, predict
 
 
-def timed(module, name: str, key: str, totals: dict[str, float]) -> None:
-    """Wrap ``module.name`` so its time adds up under ``key``."""
+def timed(module, name: str, key: str, totals: dict[str, float], calls: dict[str, int]) -> None:
+    """Wrap ``module.name`` (a module's function or a class's method) so its time adds up under ``key``."""
     fn = getattr(module, name)
 
     def wrapper(*a, **k):
+        calls[key] += 1
         t0 = time.perf_counter()
         try:
             return fn(*a, **k)
@@ -55,21 +57,25 @@ def main() -> None:
     with tarfile.open(args.tar) as tf:
         raws = [tf.extractfile(m).read() for m in tf.getmembers() if m.name in keep][: args.photos]
     totals: dict[str, float] = defaultdict(float)
-    timed(predict, "read_picture", "decode", totals)
-    timed(detect, "shrink_area", "shrink", totals)
-    timed(predict, "crop_affine", "crop", totals)
+    calls: dict[str, int] = defaultdict(int)
+    timed(predict, "read_picture", "decode", totals, calls)
+    timed(detect, "shrink_area", "shrink", totals, calls)
+    timed(detect.YuNetDetector, "decode", "YuNet", totals, calls)
+    timed(predict, "crop_affine", "crop", totals, calls)
+    timed(predict.KeypointDetector, "predict_crops", "network", totals, calls)
     det = predict.KeypointDetector.from_pretrained(args.model)
     for raw in raws[:5]:
         det(raw)  # warm-up
     totals.clear()
+    calls.clear()
     t0 = time.perf_counter()
     for raw in raws:
         det(raw)
     total = 1000 * (time.perf_counter() - t0) / len(raws)
     parts = {k: 1000 * v / len(raws) for k, v in totals.items()}
     print(f"{args.model}: {total:.2f} ms/photo over {len(raws)}: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
-          + f", the rest (YuNet, its decoding, the network, mapping back) {total - sum(parts.values()):.2f}")
+          + ", ".join(f"{k} {v:.2f} ({calls[k] / len(raws):.2f} calls)" for k, v in parts.items())
+          + f", the rest (framing, confidence, mapping back) {total - sum(parts.values()):.2f}")
     image = next(im for im in map(imaging.decode, raws) if max(im.shape[:2]) > detect.YUNET_SIDE)
     h, w = image.shape[:2]
     f = detect.YUNET_SIDE / max(h, w)
