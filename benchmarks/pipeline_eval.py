@@ -33,6 +33,7 @@ JSON object (and writes it to ``--out``).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -81,12 +82,38 @@ def _match(faces_pts: list[np.ndarray], boxes: np.ndarray, truth68: np.ndarray) 
     return faces_pts[int(np.argmax(iou))] if iou.max() >= 0.2 else None
 
 
-def _extra(boxes: np.ndarray, truth68: np.ndarray) -> int:
-    """Boxes that overlap no annotated face (IoU < 0.2 with its 68-point box)."""
+def _extra_all(boxes: np.ndarray, truths68: list[np.ndarray]) -> int:
+    """Boxes that overlap none of a photo's annotated faces (IoU < 0.2 with each 68-point box)."""
     if len(boxes) == 0:
         return 0
-    lm_box = np.r_[truth68.min(0), truth68.max(0)]
-    return int((box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), lm_box) < 0.2).sum())
+    iou = [box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), np.r_[t.min(0), t.max(0)]) for t in truths68]
+    return int((np.max(iou, 0) < 0.2).sum())
+
+
+MOSAIC_SCALES = (1.0, 0.7, 0.5)  # tile after tile of a --mosaic photo: faces of three sizes side by side
+
+
+def _mosaic(photos: list[tuple[bytes, np.ndarray]], k: int) -> tuple[bytes, list[np.ndarray]]:
+    """``k * k`` photos as one JPEG (quality 92): a grid of cells the size of the largest photo, tile ``i``
+    shrunk by ``MOSAIC_SCALES[i % 3]`` and centred in its cell (black around); and each face's 68 points
+    (0-based pixel centres) moved alike. A group photo with faces of several sizes, for detection rates."""
+    from PIL import Image
+
+    images = [Image.fromarray(decode_image(raw, "photo")[..., ::-1]) for raw, _ in photos]
+    cell = max(max(im.size) for im in images)
+    canvas = Image.new("RGB", (k * cell, k * cell))
+    placed = []
+    for i, (im, (_, pts)) in enumerate(zip(images, photos, strict=True)):
+        s = MOSAIC_SCALES[i % len(MOSAIC_SCALES)]
+        w, h = max(1, round(im.width * s)), max(1, round(im.height * s))
+        x0 = (i % k) * cell + (cell - w) // 2
+        y0 = (i // k) * cell + (cell - h) // 2
+        canvas.paste(im.resize((w, h), Image.BILINEAR, reducing_gap=None) if s != 1 else im, (x0, y0))
+        sx, sy = w / im.width, h / im.height  # pixel centres: (p + 0.5) * s - 0.5, then the tile's offset
+        placed.append(np.c_[(pts[:, 0] + 0.5) * sx - 0.5 + x0, (pts[:, 1] + 0.5) * sy - 0.5 + y0])
+    buf = io.BytesIO()
+    canvas.save(buf, "JPEG", quality=92)
+    return buf.getvalue(), placed
 
 
 def turned(truths68: list[np.ndarray], fraction: float = 0.2) -> np.ndarray:
@@ -171,6 +198,9 @@ def main() -> None:
                          "photo with no face found), looks (no search) or none")
     ap.add_argument("--turn-below", type=float, metavar="CONF",
                     help="faces with a mean confidence under this get the turned looks (default: predict.TURN_BELOW)")
+    ap.add_argument("--mosaic", type=int, default=0, metavar="K",
+                    help="K >= 2: group photos, each a K x K grid of the photos (faces of three sizes, see _mosaic), "
+                         "for detection rates on small faces beside large ones (default 0: each photo as it is)")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -179,6 +209,8 @@ def main() -> None:
             ap.error(f"{name} {path}: no such file or folder")
     if args.turn_below is not None and (args.turns == "none" or not 0 <= args.turn_below <= 1):
         ap.error("--turn-below is a confidence in [0, 1], for --turns all or looks (none makes no turned looks)")
+    if args.mosaic and (args.mosaic < 2 or args.roll):
+        ap.error("--mosaic K takes K >= 2, and not with --roll")
     if args.part in ("test", "val") and args.data is None:
         ap.error(f"--part {args.part} needs --data (the converted folder of --src)")
 
@@ -193,24 +225,37 @@ def main() -> None:
     if args.faces_of:
         keep = set(pd.read_csv(f"{args.faces_of}/meta.csv", usecols=["source"], keep_default_na=False)["source"])
     tmp = Path(tempfile.mkdtemp(prefix="fkp-pipeline-"))
-    names, truths68, files = [], [], []
+    names, truths68, files, faces_in = [], [], [], []  # faces_in[i]: the indices of photo i's annotated faces
+    chunk: list[tuple[bytes, np.ndarray]] = []
     for face in iter_faces(args.src):
         if keep is not None and face.name not in keep:
             continue
         raw, points = face.read(), face.points
         if args.roll:
             raw, points = _rolled(raw, points, args.roll if len(files) % 2 == 0 else -args.roll)
-        path = tmp / f"{len(files):05d}{'.png' if args.roll else Path(face.name).suffix}"
-        path.write_bytes(raw)
         names.append(face.name)
-        truths68.append(points)
+        if args.mosaic:
+            chunk.append((raw, points))
+            if len(chunk) == args.mosaic ** 2:
+                raw, placed = _mosaic(chunk, args.mosaic)
+                faces_in.append(list(range(len(truths68), len(truths68) + len(placed))))
+                truths68.extend(placed)
+                chunk = []
+            else:
+                continue
+        else:
+            faces_in.append([len(truths68)])
+            truths68.append(points)
+        path = tmp / f"{len(files):05d}{'.png' if args.roll else '.jpg' if args.mosaic else Path(face.name).suffix}"
+        path.write_bytes(raw)
         files.append(path)
-        if args.limit and len(files) >= args.limit:
+        if args.limit and len(truths68) >= args.limit:
             break
     truths = [map_68_to_15(p) for p in truths68]
     hard = turned(truths68)  # the most turned fifth of the faces, scored on its own too
     raws = [f.read_bytes() for f in files]
-    result: dict = {"faces": len(files), "source": args.src, "part": args.part, "faces_of": args.faces_of,
+    result: dict = {"faces": len(truths68), "photos": len(files), "mosaic": args.mosaic,
+                    "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "roll_degrees": args.roll,
                     "turns": args.turns, "turn_below": args.turn_below,
                     "model": args.model,
@@ -247,16 +292,17 @@ def main() -> None:
             det.framer = Framer.load(detector, rotate=det.rotate, correct=False, size=det.size)
         det(raws[0])  # warm-up
         preds, preds68, ms, extra = [], [], [], 0
-        for raw, t68 in zip(raws, truths68, strict=True):
+        for raw, which in zip(raws, faces_in, strict=True):
             t0 = time.perf_counter()
             faces = det(raw)
             ms.append(1000 * (time.perf_counter() - t0))
             pts = [np.array([[f["keypoints"][n]["x"], f["keypoints"][n]["y"]] for n in KEYPOINT_NAMES]) for f in faces]
             boxes = np.array([f["box"] for f in faces]).reshape(-1, 4)
-            preds.append(_match(pts, boxes, t68))
-            if args.points == 68:
-                preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, t68))
-            extra += _extra(boxes, t68)
+            for i in which:
+                preds.append(_match(pts, boxes, truths68[i]))
+                if args.points == 68:
+                    preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, truths68[i]))
+            extra += _extra_all(boxes, [truths68[i] for i in which])
         result[f"ours_{variant}"] = {**_score(preds, truths, ms, hard), "extra_boxes": extra, "load_ms": load_ms}
         if args.points == 68:
             result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
@@ -272,13 +318,13 @@ def main() -> None:
                        stderr=subprocess.DEVNULL)
         peer = json.loads((tmp / "peer.json").read_text())
         preds, ms, extra = [], [], 0
-        for rec, t68 in zip(peer["images"], truths68, strict=True):
+        for rec, which in zip(peer["images"], faces_in, strict=True):
             pts = [np.stack([np.mean(np.array(f)[list(MEDIAPIPE_TO_15[n])], 0) for n in KEYPOINT_NAMES])
                    for f in rec["faces"]]
             boxes = np.array([np.r_[np.min(f, 0), np.max(f, 0)] for f in rec["faces"]]).reshape(-1, 4)
-            preds.append(_match(pts, boxes, t68))
+            preds.extend(_match(pts, boxes, truths68[i]) for i in which)
             ms.append(rec["ms_total"])
-            extra += _extra(boxes, t68)
+            extra += _extra_all(boxes, [truths68[i] for i in which])
         result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, hard),
                                          "extra_boxes": extra, "load_ms": peer["load_ms"],
                                          "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}

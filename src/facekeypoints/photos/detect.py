@@ -46,8 +46,16 @@ from ..geometry import (
 from ..imaging import ImageDecodeError, as_bgr, decode, require_opencv, shrink_area, to_gray
 
 MAX_PIXELS = 100_000_000  # larger images are refused (decompression bombs)
-DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only (Haar; YuNet's second look)
-YUNET_SIDE = 320  # the long side YuNet sees first (again at DETECT_MAX_SIDE when it finds nothing)
+DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only (Haar; YuNet's closest look)
+# YuNet looks at a photo first with this long side, then closer (twice the side, up to DETECT_MAX_SIDE) while it
+# finds no face or its smallest face is under SMALL_FACE px there: faces come in groups of like sizes, and
+# YuNet finds under 95% of the faces under about 20 px at the side it sees (docs/benchmarks.md, section 22).
+YUNET_SIDE = 256
+SMALL_FACE = 40
+SEARCH_SIDE = 320  # the side of each turned view of a whole photo (``YuNetDetector.search``)
+# onnxruntime threads for YuNet: one. Run after run beside the keypoint network, on one thread it took 0.3-0.5 ms
+# less per photo than on two or onnxruntime's choice (2-core CPU; docs/benchmarks.md, section 22).
+YUNET_THREADS = 1
 DEFAULT_MIN_SCORE = {"yunet": 0.6, "haar": 0.0}  # faces scoring under this are never reported
 FIVE_POINTS = ("right_eye_center", "left_eye_center", "nose_tip", "mouth_right_corner", "mouth_left_corner")
 YUNET_FILE = "yunet_2023mar.onnx"  # made by benchmarks/make_yunet_graph.py from OpenCV's int8bq file
@@ -242,14 +250,16 @@ class YuNetDetector:
     Images are shrunk to ``max_side`` for detection (YuNet finds faces of about 10 to 300
     pixels at the size it sees; its time grows with the pixels it sees; up to ``NATIVE_UP_TO``
     times that side an image is read as it is, which costs less than shrinking); when nothing is found
-    there, once more at ``retry_side``, for small faces in a large photo. Faces scoring under
-    ``min_score`` are dropped. ``threads``: onnxruntime's threads (0: its choice).
+    there, or its smallest face is under ``small_face`` px there, once more at twice the side, up to
+    ``retry_side``: small faces in a large photo. The looks' faces are merged (non-maximum suppression).
+    Faces scoring under ``min_score`` are dropped. ``threads``: onnxruntime's threads (0: its choice).
     """
 
     name = "yunet"
 
     def __init__(self, min_score: float = DEFAULT_MIN_SCORE["yunet"], max_side: int = YUNET_SIDE,
-                 retry_side: int = DETECT_MAX_SIDE, nms: float = 0.3, top_k: int = 100, threads: int = 0):
+                 retry_side: int = DETECT_MAX_SIDE, nms: float = 0.3, top_k: int = 5000, threads: int = YUNET_THREADS,
+                 small_face: float = SMALL_FACE, search_side: int = SEARCH_SIDE):
         import onnxruntime as ort
 
         with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
@@ -265,8 +275,8 @@ class YuNetDetector:
                 opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
-        self.min_score, self.max_side, self.retry_side = min_score, max_side, retry_side
-        self.nms, self.top_k = nms, top_k
+        self.min_score, self.max_side, self.retry_side = min_score, max_side, max(retry_side, max_side)
+        self.nms, self.top_k, self.small_face, self.search_side = nms, top_k, small_face, search_side
 
     def _detect(self, bgr: np.ndarray, max_side: int) -> np.ndarray:
         small, f = _shrink(bgr, max_side, NATIVE_UP_TO)
@@ -299,20 +309,22 @@ class YuNetDetector:
 
     def _suppress(self, faces: np.ndarray) -> list[int]:
         """OpenCV's ``NMSBoxes`` as YuNet calls it on faces already over the score threshold: the
-        ``top_k`` best (stable order), greedy suppression by IoU of the boxes cut to whole pixels."""
+        ``top_k`` best (stable order), greedy suppression by IoU of the boxes cut to whole pixels (a box is
+        dropped when it overlaps a kept, better one by more than ``nms``)."""
         cand = np.argsort(-faces[:, 14], kind="stable")[: self.top_k]  # decode kept only scores above the threshold
         x, y = np.trunc(faces[cand, 0]), np.trunc(faces[cand, 1])
         w, h = np.trunc(faces[cand, 2]), np.trunc(faces[cand, 3])
+        alive = np.ones(len(cand), bool)
         keep: list[int] = []
         for i in range(len(cand)):
-            if keep:
-                k = np.array(keep)
-                iw = np.clip(np.minimum(x[i] + w[i], x[k] + w[k]) - np.maximum(x[i], x[k]), 0, None)
-                ih = np.clip(np.minimum(y[i] + h[i], y[k] + h[k]) - np.maximum(y[i], y[k]), 0, None)
-                inter = iw * ih
-                if (inter / (w[i] * h[i] + w[k] * h[k] - inter)).max() > self.nms:
-                    continue
+            if not alive[i]:
+                continue
             keep.append(i)
+            rest = np.arange(i + 1, len(cand))[alive[i + 1:]]
+            iw = np.clip(np.minimum(x[i] + w[i], x[rest] + w[rest]) - np.maximum(x[i], x[rest]), 0, None)
+            ih = np.clip(np.minimum(y[i] + h[i], y[rest] + h[rest]) - np.maximum(y[i], y[rest]), 0, None)
+            inter = iw * ih
+            alive[rest[inter / (w[i] * h[i] + w[rest] * h[rest] - inter) > self.nms]] = False
         return [int(cand[i]) for i in keep]
 
     def _turned(self, image: np.ndarray, centre: np.ndarray, degrees: float, scale: float,
@@ -338,20 +350,30 @@ class YuNetDetector:
 
     def search(self, image: np.ndarray, degrees: float) -> list[Look]:
         """Every face in the whole image turned by ``degrees`` (counter-clockwise as seen) about its
-        centre, on a square view that holds all of it, at most ``max_side`` pixels a side: best first."""
+        centre, on a square view that holds all of it, at most ``search_side`` pixels a side: best first."""
         h, w = image.shape[:2]
         c, s = abs(np.cos(np.radians(degrees))), abs(np.sin(np.radians(degrees)))
         reach = max(w * c + h * s, w * s + h * c)  # the turned image's long side
-        side = max(32, int(np.ceil(min(reach, self.max_side))))
+        side = max(32, int(np.ceil(min(reach, self.search_side))))
         return self._turned(image, np.array([(w - 1) / 2, (h - 1) / 2]), degrees, side / reach, side)
 
     def __call__(self, image: np.ndarray) -> Detections:
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)
-        out = self._detect(bgr, self.max_side)
         long_side = max(bgr.shape[:2])
-        if len(out) == 0 and (_seen_side(long_side, self.retry_side, NATIVE_UP_TO)
-                              != _seen_side(long_side, self.max_side, NATIVE_UP_TO)):  # a second look sees other pixels
-            out = self._detect(bgr, self.retry_side)
+        looks, side, seen = [], self.max_side, 0
+        while True:
+            if _seen_side(long_side, side, NATIVE_UP_TO) != seen:  # a closer look that sees other pixels
+                seen = _seen_side(long_side, side, NATIVE_UP_TO)
+                looks.append(self._detect(bgr, side))
+                out = looks[-1]
+                if len(out) and out[:, 2:4].max(1).min() * seen / long_side >= self.small_face:
+                    break  # no face near the smallest YuNet finds: no smaller ones likely beside them
+            if side >= self.retry_side:
+                break
+            side = min(2 * side, self.retry_side)
+        out = looks[0] if len(looks) == 1 else np.concatenate(looks)
+        if len(looks) > 1:
+            out = out[self._suppress(out)]
         boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]  # decode kept faces over min_score, best first
         return Detections(boxes, out[:, 14].copy(), out[:, 4:14].reshape(-1, 5, 2))
 
