@@ -14,7 +14,16 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from facekeypoints import imaging
-from facekeypoints.imaging import ImageDecodeError, decode, encode, pyr_down, shrink_area, to_gray, warp_affine
+from facekeypoints.imaging import (
+    ImageDecodeError,
+    decode,
+    encode,
+    pyr_down,
+    shrink_area,
+    shrink_quick,
+    to_gray,
+    warp_affine,
+)
 from facekeypoints.photos.detect import YUNET_FILE, YuNetDetector
 from facekeypoints.photos.sample import sample_image
 
@@ -107,6 +116,35 @@ def test_warp_affine_equals_opencv_inside_at_and_past_the_border():
                       [s * np.sin(th), s * np.cos(th), RNG.uniform(-150, 40)]])
         ref = cv2.warpAffine(img, m, (96, 96), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         assert np.array_equal(warp_affine(img, m, 96), ref)
+
+
+def test_a_rectangular_warp_equals_opencv():
+    for _ in range(30):
+        h, w = RNG.integers(20, 300, 2)
+        img = RNG.integers(0, 256, (h, w) if RNG.random() < 0.5 else (h, w, 3), np.uint8)
+        out_w, out_h = RNG.integers(10, 200, 2)
+        m = np.array([[RNG.uniform(0.3, 1.5), RNG.uniform(-0.2, 0.2), RNG.uniform(-20, 20)],
+                      [RNG.uniform(-0.2, 0.2), RNG.uniform(0.3, 1.5), RNG.uniform(-20, 20)]])
+        ref = cv2.warpAffine(img, m, (int(out_w), int(out_h)), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        assert np.array_equal(warp_affine(img, m, (out_w, out_h)), ref)
+
+
+def test_shrink_quick_puts_a_pixel_at_factor_times_its_place(monkeypatch):
+    """A bright spot at (x, y) comes out centred at factor * (x, y), at whole and fractional factors, and the
+    NumPy path gives OpenCV's bytes."""
+    for factor in (0.9, 2 / 3, 0.5, 0.4, 0.3, 1 / 6):
+        img = np.zeros((480, 600, 3), np.uint8)
+        img[298:303, 398:403] = 255  # centred at x = 400, y = 300
+        out = shrink_quick(img, factor)
+        assert out.shape == (round(480 * factor), round(600 * factor), 3)
+        weights = out[..., 1].astype(float)
+        ys, xs = np.mgrid[: out.shape[0], : out.shape[1]]
+        centre = np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum()
+        assert np.abs(centre - factor * np.array([400.0, 300.0])).max() < 0.15, (factor, centre)
+        _use_opencv(monkeypatch, True)
+        assert np.array_equal(shrink_quick(img, factor), out), factor
+        _use_opencv(monkeypatch, False)
 
 
 def test_encode_round_trips_and_refuses_unknown_formats():

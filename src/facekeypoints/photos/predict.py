@@ -144,7 +144,8 @@ class KeypointDetector:
         ``backend``: ``onnx`` (onnxruntime, CPU), ``torch``, or ``auto`` (onnx on the CPU, torch on a
         GPU). ``detector``: ``yunet`` or ``haar``; faces scoring under ``min_score`` are never reported
         (None: the detector's default). ``detect_side``: the long side of the copy the detector sees
-        (None: its default, 320 for YuNet, 640 for Haar; larger finds smaller faces, slower).
+        (None: its default, 256 for YuNet, closer while faces are small, 640 for Haar; larger finds smaller
+        faces, slower).
         ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``rotate``: turn tilted faces
         upright in the crop (None: as the model's training crops were, its card's ``input.upright``).
         ``points=68``: each face also gets ``landmarks68``, the 68 iBUG points (models with a 68-point
