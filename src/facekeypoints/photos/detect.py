@@ -211,9 +211,9 @@ class Detections:
         return Detections(self.boxes[mask], self.scores[mask], self.landmarks[mask])
 
 
-# An image at most this much larger than the detector's side is read as it is: YuNet on its extra
-# pixels costs less than the area shrink would (benchmarks/photo_profile.py: a 343-px photo 4.3-4.8 ms as
-# it is, against 6.9-8.9 ms shrunk to 320 and detected; docs/benchmarks.md section 14).
+# An image at most this much larger than the detector's side is read as it is. Chosen when the shrink was
+# an area shrink (section 14: YuNet on the extra pixels cost less); with ``shrink_quick`` 1.0, 1.2 and 1.4
+# gave the same NME and times within 0.1 ms on the YT15 val frames (section 22), so it stayed.
 NATIVE_UP_TO = 1.4
 
 
@@ -264,7 +264,7 @@ class YuNetDetector:
 
     def __init__(self, min_score: float = DEFAULT_MIN_SCORE["yunet"], max_side: int = YUNET_SIDE,
                  retry_side: int = DETECT_MAX_SIDE, nms: float = 0.3, top_k: int = 5000, threads: int = YUNET_THREADS,
-                 small_face: float = SMALL_FACE, search_side: int = SEARCH_SIDE):
+                 small_face: float = SMALL_FACE, search_side: int = SEARCH_SIDE, native_up_to: float = NATIVE_UP_TO):
         import onnxruntime as ort
 
         with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
@@ -282,9 +282,10 @@ class YuNetDetector:
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.min_score, self.max_side, self.retry_side = min_score, max_side, max(retry_side, max_side)
         self.nms, self.top_k, self.small_face, self.search_side = nms, top_k, small_face, search_side
+        self.native_up_to = native_up_to
 
     def _detect(self, bgr: np.ndarray, max_side: int) -> np.ndarray:
-        small, f = _shrink(bgr, max_side, NATIVE_UP_TO, quick=True)
+        small, f = _shrink(bgr, max_side, self.native_up_to, quick=True)
         out = self.decode(small)
         out[:, :14] /= f
         return out
@@ -367,8 +368,8 @@ class YuNetDetector:
         long_side = max(bgr.shape[:2])
         looks, side, seen = [], self.max_side, 0
         while True:
-            if _seen_side(long_side, side, NATIVE_UP_TO) != seen:  # a closer look that sees other pixels
-                seen = _seen_side(long_side, side, NATIVE_UP_TO)
+            if _seen_side(long_side, side, self.native_up_to) != seen:  # a closer look that sees other pixels
+                seen = _seen_side(long_side, side, self.native_up_to)
                 looks.append(self._detect(bgr, side))
                 out = looks[-1]
                 if len(out) and out[:, 2:4].max(1).min() * seen / long_side >= self.small_face:
