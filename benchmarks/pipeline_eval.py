@@ -201,6 +201,9 @@ def main() -> None:
     ap.add_argument("--mosaic", type=int, default=0, metavar="K",
                     help="K >= 2: group photos, each a K x K grid of the photos (faces of three sizes, see _mosaic), "
                          "for detection rates on small faces beside large ones (default 0: each photo as it is)")
+    ap.add_argument("--rescue-below", type=float, metavar="CONF",
+                    help="faces still under this after the turned looks are framed in the views turned by "
+                         "predict.RESCUE_DEGREES (default: predict.RESCUE_BELOW; 0: never)")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -257,7 +260,7 @@ def main() -> None:
     result: dict = {"faces": len(truths68), "photos": len(files), "mosaic": args.mosaic,
                     "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "roll_degrees": args.roll,
-                    "turns": args.turns, "turn_below": args.turn_below,
+                    "turns": args.turns, "turn_below": args.turn_below, "rescue_below": args.rescue_below,
                     "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
@@ -276,6 +279,8 @@ def main() -> None:
         elif args.turn_below is not None:
             det.turn_below = args.turn_below
         det.turn_search = args.turns == "all"
+        if args.rescue_below is not None:
+            det.rescue_below = args.rescue_below
         if reframe:
             passes, _, limit = reframe[0].partition("@")
             try:
