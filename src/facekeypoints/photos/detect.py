@@ -252,9 +252,9 @@ def _shrink(image: np.ndarray, max_side: int, native_up_to: float = 1.0,
 class YuNetDetector:
     """OpenCV's YuNet face detector with its 5 landmarks, run by onnxruntime.
 
-    Images are shrunk to ``max_side`` for detection (YuNet finds faces of about 10 to 300
-    pixels at the size it sees; its time grows with the pixels it sees; up to ``NATIVE_UP_TO``
-    times that side an image is read as it is, which costs less than shrinking); when nothing is found
+    Images are shrunk to ``max_side`` for detection (``shrink_quick``; YuNet finds faces of about 10 to 300
+    pixels at the size it sees; its time grows with the pixels it sees; up to ``native_up_to``
+    times that side an image is read as it is); when nothing is found
     there, or its smallest face is under ``small_face`` px there, once more at twice the side, up to
     ``retry_side``: small faces in a large photo. The looks' faces are merged (non-maximum suppression).
     Faces scoring under ``min_score`` are dropped. ``threads``: onnxruntime's threads (0: its choice).
@@ -377,8 +377,9 @@ class YuNetDetector:
             if side >= self.retry_side:
                 break
             side = min(2 * side, self.retry_side)
-        out = looks[0] if len(looks) == 1 else np.concatenate(looks)
-        if len(looks) > 1:
+        out = looks[0]
+        if len(looks) > 1:  # the same face seen in several looks: the best one stays
+            out = np.concatenate(looks)
             out = out[self._suppress(out)]
         boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]  # decode kept faces over min_score, best first
         return Detections(boxes, out[:, 14].copy(), out[:, 4:14].reshape(-1, 5, 2))

@@ -69,13 +69,13 @@ REFRAME_PASSES = 2
 # where it finds no face is searched whole, turned by each of them (docs/benchmarks.md, sections 19-20).
 TURN_BELOW = 0.75
 TURN_DEGREES = (-90.0, -45.0, 45.0, 90.0)
-TURN_TIE = 0.02
+TURN_TIE = 0.02  # a look scoring within this of the upright detection sees the face about as well
 # A face still under RESCUE_BELOW after that (often a head rolled about 90 degrees that YuNet took for an upright
 # face, whose 45-degree view then scored lower) is framed in the views turned by RESCUE_DEGREES and predicted
 # there; the view where the network is surest wins if it is surer than the face by RESCUE_MARGIN (section 22).
 RESCUE_BELOW = 0.65
 RESCUE_DEGREES = (-90.0, 90.0)
-RESCUE_MARGIN = 0.1  # a look scoring within this of the upright detection sees the face about as well
+RESCUE_MARGIN = 0.1
 LIGHT_PARAMS = 1_000_000  # parameters x views: under this, one onnxruntime thread (default 0.98M, fast 0.40M)
 
 
@@ -123,7 +123,7 @@ class KeypointDetector:
         self.reframe_limit = REFRAME_LIMIT  # ... by more than this share of the crop side
         self.turn_below = TURN_BELOW  # faces less sure than this get the detector's turned looks (0: never)
         self.turn_degrees = TURN_DEGREES
-        self.rescue_below = RESCUE_BELOW  # ... and those still less sure than this, every turned view (0: never)
+        self.rescue_below = RESCUE_BELOW  # ... and those still less sure than this, the RESCUE_DEGREES views (0: never)
         self.turn_search = True  # a photo where no face is found: the detector searches it turned by each of those
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
@@ -307,36 +307,31 @@ class KeypointDetector:
         scores = found.scores.copy()
         unsure = np.flatnonzero(conf.mean(1) < self.turn_below) if hasattr(self.detector, "look") else []
         to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
+        boxes = {i: apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1) for i in unsure}
+
+        def framing(seen: Look) -> np.ndarray:  # a face found in a turned view, framed in full-image pixels
+            return compose_affine(self.framer.framing(seen.box, seen.landmarks), compose_affine(seen.view, to_image))
+
         moved = []
         for i in unsure:
-            box = apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1)
-            seen = self.turned_look(pic.image, box, float(scores[i]))
+            seen = self.turned_look(pic.image, boxes[i], float(scores[i]))
             if seen is not None:
-                framings[i] = compose_affine(self.framer.framing(seen.box, seen.landmarks),
-                                             compose_affine(seen.view, to_image))
-                scores[i] = seen.score
+                framings[i], scores[i] = framing(seen), seen.score
                 moved.append(i)
         if moved:
             pts[moved], conf[moved] = self._points(pic, [framings[i] for i in moved])
         # Faces still far from sure: framed in the views turned by RESCUE_DEGREES and predicted there; the view
         # where the network is surest wins, if by RESCUE_MARGIN surer than the face is now.
         lost = [i for i in unsure if conf[i].mean() < self.rescue_below]
-        owner, cand, cand_scores = [], [], []
-        for i in lost:
-            box = apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1)
-            for degrees in RESCUE_DEGREES:
-                seen = self.detector.look(pic.image, box, degrees)
-                if seen is not None:
-                    owner.append(i)
-                    cand.append(compose_affine(self.framer.framing(seen.box, seen.landmarks),
-                                               compose_affine(seen.view, to_image)))
-                    cand_scores.append(seen.score)
-        if cand:
-            cpts, cconf = self._points(pic, cand)
-            for k in np.argsort(cconf.mean(1)):  # surest last: it wins
-                i = owner[k]
-                if cconf[k].mean() > conf[i].mean() + RESCUE_MARGIN:
-                    pts[i], conf[i], scores[i] = cpts[k], cconf[k], cand_scores[k]
+        looks = [(i, seen) for i in lost for degrees in RESCUE_DEGREES
+                 if (seen := self.detector.look(pic.image, boxes[i], degrees)) is not None]
+        if looks:
+            cpts, cconf = self._points(pic, [framing(seen) for _, seen in looks])
+            sure = cconf.mean(1)
+            for i in lost:
+                k = max((k for k, (j, _) in enumerate(looks) if j == i), key=lambda k: sure[k], default=None)
+                if k is not None and sure[k] > conf[i].mean() + RESCUE_MARGIN:
+                    pts[i], conf[i], scores[i] = cpts[k], cconf[k], looks[k][1].score
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(found.boxes, scores, pts, conf, strict=True)]
 
