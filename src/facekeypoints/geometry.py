@@ -83,7 +83,7 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if a <= 0:
         raise ValueError("keypoints are mirrored or collapsed: cannot fit a framing")
     rot = np.array([[a, -b], [b, a]])
-    return np.c_[rot, dst.mean(0) - rot @ src.mean(0)]
+    return np.column_stack((rot, dst.mean(0) - rot @ src.mean(0)))
 
 
 def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -95,7 +95,7 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The ``(2, 3)`` affine map ``x -> outer(inner(x))``."""
     outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
-    return np.c_[outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2] + outer[:, 2]]
+    return np.column_stack((outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2] + outer[:, 2]))
 
 
 def crop_shape(size: int, channels: int = 1) -> tuple[int, ...]:
@@ -130,7 +130,7 @@ def crop_affine(image: np.ndarray, m: np.ndarray, size: int = 96, channels: int 
     while scale < 0.5 and min(roi.shape[:2]) >= 4:
         roi = pyr_down(roi)
         a, scale = a * 2.0, scale * 2.0
-    crop = warp_affine(roi, np.c_[a, t], size)
+    crop = warp_affine(roi, np.column_stack((a, t)), size)
     return crop if channels == 1 else np.ascontiguousarray(crop.transpose(2, 0, 1))
 
 

@@ -302,15 +302,21 @@ class YuNetDetector:
         for s in YUNET_STRIDES:  # decode only the grid cells that can pass the score threshold
             score = np.sqrt(np.clip(res[f"cls_{s}"][0, :, 0], 0, 1) * np.clip(res[f"obj_{s}"][0, :, 0], 0, 1))
             cells = np.flatnonzero(score > self.min_score)
+            if len(cells) == 0:  # most strides of most photos: nothing more to do there
+                continue
             rows, cols = np.divmod(cells, pw // s)
-            at = np.c_[cols, rows].astype(np.float32)
+            at = np.stack([cols, rows], 1).astype(np.float32)
             st = np.float32(s)
             box, kps = res[f"bbox_{s}"][0, cells], res[f"kps_{s}"][0, cells]
-            wh = np.exp(box[:, 2:4]) * st
-            xy = (at + box[:, :2]) * st - wh / np.float32(2)
-            lm = (kps.reshape(-1, 5, 2) + at[:, None, :]) * st
-            faces.append(np.c_[xy, wh, lm.reshape(-1, 10), score[cells]])
-        faces = np.concatenate(faces).astype(np.float32)
+            f = np.empty((len(cells), 15), np.float32)  # x, y, w, h, 5 landmarks, score
+            f[:, 2:4] = np.exp(box[:, 2:4]) * st
+            f[:, :2] = (at + box[:, :2]) * st - f[:, 2:4] / np.float32(2)
+            f[:, 4:14] = ((kps.reshape(-1, 5, 2) + at[:, None, :]) * st).reshape(-1, 10)
+            f[:, 14] = score[cells]
+            faces.append(f)
+        if not faces:
+            return np.zeros((0, 15), np.float32)
+        faces = np.concatenate(faces) if len(faces) > 1 else faces[0]
         return faces[self._suppress(faces)]
 
     def _suppress(self, faces: np.ndarray) -> list[int]:
@@ -339,9 +345,9 @@ class YuNetDetector:
         as seen) and scaled by ``scale`` about ``centre`` (image pixels), which lands mid-view: best first."""
         a = np.radians(degrees)
         rot = scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        view = np.c_[rot, (side - 1) / 2 - rot @ np.asarray(centre, np.float64)]
+        view = np.column_stack((rot, (side - 1) / 2 - rot @ np.asarray(centre, np.float64)))
         pixels = np.ascontiguousarray(crop_affine(image, view, side, channels=3).transpose(1, 2, 0))
-        return [Look(view, np.r_[f[:2], f[:2] + f[2:4]], f[4:14].reshape(5, 2), float(f[14]))
+        return [Look(view, np.concatenate((f[:2], f[:2] + f[2:4])), f[4:14].reshape(5, 2), float(f[14]))
                 for f in self.decode(pixels)]
 
     def look(self, image: np.ndarray, box: np.ndarray, degrees: float) -> Look | None:
@@ -381,7 +387,7 @@ class YuNetDetector:
         if len(looks) > 1:  # the same face seen in several looks: the best one stays
             out = np.concatenate(looks)
             out = out[self._suppress(out)]
-        boxes = np.c_[out[:, :2], out[:, :2] + out[:, 2:4]]  # decode kept faces over min_score, best first
+        boxes = np.column_stack((out[:, :2], out[:, :2] + out[:, 2:4]))  # decode kept faces over min_score, best first
         return Detections(boxes, out[:, 14].copy(), out[:, 4:14].reshape(-1, 5, 2))
 
 
@@ -438,7 +444,7 @@ def correction_features(m: np.ndarray, landmarks: np.ndarray, box: np.ndarray) -
     """What ``Framer``'s correction reads, in crop pixels under the framing ``m``: the 5 landmarks,
     the box's corners, and 1 (15 values)."""
     corners = apply_affine(np.asarray(box, np.float64).reshape(2, 2), m)
-    return np.r_[apply_affine(landmarks, m).reshape(-1), corners.reshape(-1), 1.0]
+    return np.concatenate((apply_affine(landmarks, m).reshape(-1), corners.reshape(-1), [1.0]))
 
 
 @dataclass(frozen=True)
