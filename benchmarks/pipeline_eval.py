@@ -116,17 +116,35 @@ def _mosaic(photos: list[tuple[bytes, np.ndarray]], k: int) -> tuple[bytes, list
     return buf.getvalue(), placed
 
 
-def turned(truths68: list[np.ndarray], fraction: float = 0.2) -> np.ndarray:
-    """Indices of the ``fraction`` most turned faces (a yaw proxy from the true points: how far the nose
-    tip, 30, sits from the middle of the outer eye corners, 36 and 45, relative to their distance)."""
+def yaw_proxy(truths68: list[np.ndarray]) -> np.ndarray:
+    """How turned each face is, from its true points: how far the nose tip (30) sits from the middle of
+    the outer eye corners (36, 45), relative to their distance. 0 frontal; with the nose tip about 0.6
+    eye-corner half-widths in front of them, 0.6 tan(yaw): about 0.2 at 20 degrees, 0.35 at 30, 0.6 at 45."""
     t = np.asarray(truths68)
     a, b = np.abs(t[:, 30, 0] - t[:, 36, 0]), np.abs(t[:, 45, 0] - t[:, 30, 0])
-    proxy = np.abs(a - b) / np.maximum(a + b, 1e-6)
-    return np.argsort(-proxy)[: max(1, int(round(fraction * len(t))))]
+    return np.abs(a - b) / np.maximum(a + b, 1e-6)
+
+
+def turned(truths68: list[np.ndarray], fraction: float = 0.2) -> np.ndarray:
+    """Indices of the ``fraction`` most turned faces by ``yaw_proxy``."""
+    return np.argsort(-yaw_proxy(truths68))[: max(1, int(round(fraction * len(truths68))))]
+
+
+YAW_BINS = (0.0, 0.2, 0.35, 0.5, np.inf)  # yaw_proxy bins: about 0-20, 20-30, 30-40, over 40 degrees
+
+
+def _by_yaw(nme: np.ndarray, found: list[int], proxy: np.ndarray) -> dict:
+    """Mean NME and face count per ``YAW_BINS`` bin of the found faces."""
+    out = {}
+    for lo, hi in zip(YAW_BINS[:-1], YAW_BINS[1:], strict=True):
+        picked = [k for k, i in enumerate(found) if lo <= proxy[i] < hi]
+        out[f"{lo:g}-{hi:g}"] = {"faces": len(picked),
+                                 "nme": round(float(np.nanmean(nme[picked])), 4) if picked else None}
+    return out
 
 
 def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float],
-           hard: np.ndarray | None = None) -> dict:
+           hard: np.ndarray | None = None, proxy: np.ndarray | None = None) -> dict:
     found = [i for i, p in enumerate(preds) if p is not None]
     nme = nme_per_face(np.array([preds[i] for i in found]).reshape(-1, 15, 2),
                        np.array([truths[i] for i in found]).reshape(-1, 15, 2))
@@ -145,7 +163,8 @@ def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[fl
             "nme_most_turned_20pct": hard_nme,
             "failure_rate": float((nme > 0.1).mean()) if found else None,
             "ms_per_image_p50": float(np.median(ms)), "ms_per_image_mean": float(np.mean(ms)),
-            "nme_per_keypoint": per_kp}
+            "nme_per_keypoint": per_kp,
+            "nme_by_yaw_proxy": _by_yaw(nme, found, proxy) if proxy is not None and found else None}
 
 
 def _rolled(raw: bytes, points68: np.ndarray, degrees: float) -> tuple[bytes, np.ndarray]:
@@ -256,6 +275,7 @@ def main() -> None:
             break
     truths = [map_68_to_15(p) for p in truths68]
     hard = turned(truths68)  # the most turned fifth of the faces, scored on its own too
+    proxy = yaw_proxy(truths68)  # ... and every face by how turned it is
     raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(truths68), "photos": len(files), "mosaic": args.mosaic,
                     "source": args.src, "part": args.part, "faces_of": args.faces_of,
@@ -308,7 +328,7 @@ def main() -> None:
                 if args.points == 68:
                     preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, truths68[i]))
             extra += _extra_all(boxes, [truths68[i] for i in which])
-        result[f"ours_{variant}"] = {**_score(preds, truths, ms, hard), "extra_boxes": extra, "load_ms": load_ms}
+        result[f"ours_{variant}"] = {**_score(preds, truths, ms, hard, proxy), "extra_boxes": extra, "load_ms": load_ms}
         if args.points == 68:
             result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
     if args.part in ("test", "val"):
@@ -330,7 +350,7 @@ def main() -> None:
             preds.extend(_match(pts, boxes, truths68[i]) for i in which)
             ms.append(rec["ms_total"])
             extra += _extra_all(boxes, [truths68[i] for i in which])
-        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, hard),
+        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, hard, proxy),
                                          "extra_boxes": extra, "load_ms": peer["load_ms"],
                                          "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}
     result["python"] = sys.version.split()[0]
