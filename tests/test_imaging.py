@@ -252,3 +252,22 @@ def test_png_may_turn_finds_exif_and_xmp_and_nothing_in_a_plain_png():
     assert not imaging.png_may_turn(encode(img, ".png"))  # the fast path's case
     assert imaging.png_may_turn(_turned_png(img, "exif")) and imaging.png_may_turn(_turned_png(img, "xmp"))
     assert imaging.png_may_turn(encode(img, ".png")[:40])  # cut short: left to Pillow
+
+
+@pytest.mark.parametrize("opencv", [False, True])
+def test_read_picture_decodes_from_its_header_image_as_a_fresh_decode_does(monkeypatch, opencv):
+    """``read_picture`` hands the PIL image its header check opened on to ``decode``: the pixels must be
+    those of decoding the bytes afresh, for every kind of file the two decoders treat apart."""
+    from facekeypoints.photos.detect import read_picture
+
+    _use_opencv(monkeypatch, opencv)
+    colour, grey = _smooth(90, 130), _smooth(90, 130)[..., 1].copy()
+    cmyk = io.BytesIO()
+    Image.fromarray(colour).convert("CMYK").save(cmyk, format="JPEG")
+    wide = cv2.resize(colour, (1400, 900), interpolation=cv2.INTER_LINEAR)  # decoded reduced (long side >= 640)
+    raws = [_exif_jpeg(colour, o) for o in (1, 6, 8)] + [_jpeg(grey), cmyk.getvalue(), encode(colour, ".png"),
+                                                         _turned_png(colour, "exif"), _exif_jpeg(wide, 6)]
+    for raw in raws:
+        pic = read_picture(raw)
+        assert np.array_equal(pic.image, decode(raw, reduce=pic.factor))
+    assert pic.factor == 2 and pic.image.shape[:2] == (700, 450)  # the last: turned by EXIF, then halved

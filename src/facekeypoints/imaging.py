@@ -83,15 +83,16 @@ def png_may_turn(raw: bytes) -> bool:
     return True
 
 
-def decode(raw: bytes, reduce: int = 1, exif: bool = True) -> np.ndarray:
+def decode(raw: bytes, reduce: int = 1, exif: bool = True, opened: Any = None) -> np.ndarray:
     """Image bytes to uint8 BGR ``(H, W, 3)``, EXIF orientation applied (unless ``exif`` is False:
     the pixels as stored); a JPEG is decoded at ``1/reduce`` of its size (``reduce`` in 1, 2, 4, 8).
     16-bit images keep their high byte, alpha is dropped (not blended), palette and grey images
-    are expanded."""
+    are expanded. ``opened``: ``PIL.Image.open`` of these bytes, header read, no pixel loaded yet
+    (saves opening them twice)."""
     from PIL import Image, ImageOps
 
     try:
-        im = Image.open(io.BytesIO(raw))  # reads the header only
+        im = opened if opened is not None else Image.open(io.BytesIO(raw))  # reads the header only
         cv2 = opencv()
         if cv2 is not None and im.format == "JPEG" and im.mode in ("RGB", "L") and reduce in _CV_REDUCED:
             flags = getattr(cv2, _CV_REDUCED[reduce]) | (0 if exif else cv2.IMREAD_IGNORE_ORIENTATION)

@@ -84,8 +84,7 @@ def read_image(source: str | Path | bytes | np.ndarray | Any, name: str | None =
             return np.ascontiguousarray(np.asarray(source.convert("RGB"))[..., ::-1])
         return np.asarray(source.convert("L"))
     name, raw = _raw(source, name)
-    _header(raw, name)
-    return _decode(raw, name, color)
+    return _decode(raw, name, color, opened=_header(raw, name)[1])
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:
@@ -122,10 +121,11 @@ def _raw(source: str | Path | bytes, name: str | None) -> tuple[str, bytes]:
     return name, raw
 
 
-def _decode(raw: bytes, name: str, color: bool, reduce: int = 1) -> np.ndarray:
-    """Checked bytes to uint8 gray or BGR (``reduce``: a JPEG decoded at 1/2, 1/4 or 1/8)."""
+def _decode(raw: bytes, name: str, color: bool, reduce: int = 1, opened: Any = None) -> np.ndarray:
+    """Checked bytes to uint8 gray or BGR (``reduce``: a JPEG decoded at 1/2, 1/4 or 1/8; ``opened``:
+    ``_header``'s PIL image of them)."""
     try:
-        img = decode(raw, reduce)
+        img = decode(raw, reduce, opened=opened)
     except ImageDecodeError as e:
         raise DataError(f"{name}: not a readable image ({e})") from None
     return img if color else to_gray(img)
@@ -164,31 +164,32 @@ def read_picture(source: str | Path | bytes | np.ndarray | Any, name: str | None
     if not isinstance(source, (bytes, str, Path)):
         return Picture(read_image(source, name, color=True))  # arrays, PIL images; other types: one clear error
     name, raw = _raw(source, name)
-    size = _header(raw, name)  # the full image's (h, w) after EXIF orientation, None if PIL cannot tell
+    size, opened = _header(raw, name)  # the full image's (h, w) after EXIF orientation, None if PIL cannot tell
     factor = next((r for r in (8, 4, 2) if size and max(size) / r >= detect_side), 1)
     if factor == 1 or raw[:3] != b"\xff\xd8\xff":  # small, or not a JPEG (libjpeg reduces only those)
-        return Picture(_decode(raw, name, color=True), name=name)
-    return Picture(_decode(raw, name, color=True, reduce=factor), raw, factor, name, size)
+        return Picture(_decode(raw, name, color=True, opened=opened), name=name)
+    return Picture(_decode(raw, name, color=True, reduce=factor, opened=opened), raw, factor, name, size)
 
 
-def _header(raw: bytes, name: str) -> tuple[int, int] | None:
+def _header(raw: bytes, name: str) -> tuple[tuple[int, int] | None, Any]:
     """Refuse huge images from their header, before decoding a single pixel. Returns ``(h, w)`` when
-    PIL reads the header (a JPEG's after EXIF orientation, other formats' as stored), else None."""
+    PIL reads the header (a JPEG's after EXIF orientation, other formats' as stored), else None; and
+    the PIL image opened on ``raw`` (no pixel loaded: ``decode`` goes on from it), else None."""
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(raw)) as im:
-            w, h = im.size
-            # a quarter turn swaps the sides; only a JPEG's size is used (read_picture's reduced decode), and
-            # only there is the EXIF in the header (a PNG's eXIf may follow its pixels: Pillow would decode them)
-            turned = im.format == "JPEG" and im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        im = Image.open(io.BytesIO(raw))
+        w, h = im.size
+        # a quarter turn swaps the sides; only a JPEG's size is used (read_picture's reduced decode), and
+        # only there is the EXIF in the header (a PNG's eXIf may follow its pixels: Pillow would decode them)
+        turned = im.format == "JPEG" and im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
     except Image.DecompressionBombError:
         raise DataError(f"{name}: image too large (decompression bomb guard)") from None
     except Exception:  # noqa: BLE001 - not an image: the decoder says so, naming the file
-        return None
+        return None, None
     if w * h > MAX_PIXELS:
         raise DataError(f"{name}: image too large ({w}x{h} > {MAX_PIXELS:,} pixels)")
-    return (w, h) if turned else (h, w)
+    return ((w, h) if turned else (h, w)), im
 
 
 @dataclass(frozen=True)
