@@ -125,9 +125,9 @@ def yaw_proxy(truths68: list[np.ndarray]) -> np.ndarray:
     return np.abs(a - b) / np.maximum(a + b, 1e-6)
 
 
-def turned(truths68: list[np.ndarray], fraction: float = 0.2) -> np.ndarray:
-    """Indices of the ``fraction`` most turned faces by ``yaw_proxy``."""
-    return np.argsort(-yaw_proxy(truths68))[: max(1, int(round(fraction * len(truths68))))]
+def turned(proxy: np.ndarray, fraction: float = 0.2) -> np.ndarray:
+    """Indices of the ``fraction`` most turned faces, by their ``yaw_proxy``."""
+    return np.argsort(-proxy)[: max(1, int(round(fraction * len(proxy))))]
 
 
 YAW_BINS = (0.0, 0.2, 0.35, 0.5, np.inf)  # yaw_proxy bins: about 0-20, 20-30, 30-40, over 40 degrees
@@ -144,14 +144,16 @@ def _by_yaw(nme: np.ndarray, found: list[int], proxy: np.ndarray) -> dict:
 
 
 def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float],
-           hard: np.ndarray | None = None, proxy: np.ndarray | None = None) -> dict:
+           proxy: np.ndarray | None = None) -> dict:
+    """Found share, NME, failures and times; with ``proxy`` (``yaw_proxy`` of every face) also the most
+    turned fifth's NME and the NME by ``YAW_BINS``."""
     found = [i for i, p in enumerate(preds) if p is not None]
     nme = nme_per_face(np.array([preds[i] for i in found]).reshape(-1, 15, 2),
                        np.array([truths[i] for i in found]).reshape(-1, 15, 2))
     hard_nme = None
-    if hard is not None and found:
+    if proxy is not None and found:
         pos = {f: k for k, f in enumerate(found)}
-        picked = [pos[i] for i in hard if i in pos]
+        picked = [pos[i] for i in turned(proxy) if i in pos]
         hard_nme = float(np.nanmean(nme[picked])) if picked else None
     per_kp = {}
     if found:
@@ -274,8 +276,7 @@ def main() -> None:
         if args.limit and len(truths68) >= args.limit:
             break
     truths = [map_68_to_15(p) for p in truths68]
-    hard = turned(truths68)  # the most turned fifth of the faces, scored on its own too
-    proxy = yaw_proxy(truths68)  # ... and every face by how turned it is
+    proxy = yaw_proxy(truths68)  # the most turned fifth of the faces is scored on its own, every face by its turn
     raws = [f.read_bytes() for f in files]
     result: dict = {"faces": len(truths68), "photos": len(files), "mosaic": args.mosaic,
                     "source": args.src, "part": args.part, "faces_of": args.faces_of,
@@ -328,7 +329,7 @@ def main() -> None:
                 if args.points == 68:
                     preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, truths68[i]))
             extra += _extra_all(boxes, [truths68[i] for i in which])
-        result[f"ours_{variant}"] = {**_score(preds, truths, ms, hard, proxy), "extra_boxes": extra, "load_ms": load_ms}
+        result[f"ours_{variant}"] = {**_score(preds, truths, ms, proxy), "extra_boxes": extra, "load_ms": load_ms}
         if args.points == 68:
             result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
     if args.part in ("test", "val"):
@@ -350,7 +351,7 @@ def main() -> None:
             preds.extend(_match(pts, boxes, truths68[i]) for i in which)
             ms.append(rec["ms_total"])
             extra += _extra_all(boxes, [truths68[i] for i in which])
-        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, hard, proxy),
+        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, proxy),
                                          "extra_boxes": extra, "load_ms": peer["load_ms"],
                                          "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}
     result["python"] = sys.version.split()[0]
