@@ -609,7 +609,9 @@ def test_yunet_looks_again_at_a_face_in_a_turned_view(face_photo):
 def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
     """Faces the network is unsure of are framed from the detector's turned look where YuNet is surer of
     them there: on a head rolled 70 degrees the points agree with the upright photo's (turned alike),
-    without the look they do not. An upright face, which the network is sure of, is left as it was."""
+    without the look they do not. The face's box is the look's, turned back upright: it matches the upright
+    photo's box turned alike (about its centre), where YuNet's upright box does not. An upright face, which
+    the network is sure of, is left as it was."""
     turned, image, m = _turned(cv2.imread(str(face_photo)), 70)
     det = KeypointDetector.from_pretrained("default")
     assert 0 < det.turn_below < 1 and det.turn_degrees
@@ -622,6 +624,11 @@ def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
     upright = plain @ m[:, :2].T + m[:, 2]
     eyes = np.linalg.norm(upright[3] - upright[5])
     with_look = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
+    box = np.array(det.detect(image)[0]["box"])
+    centre, half = np.r_[(box[:2] + box[2:]) / 2, 1] @ m.T, (box[2:] - box[:2])[::-1] / 2  # 70 degrees: sides swap
+    want = np.r_[centre - half, centre + half]
+    assert box_iou(np.array([det.detect(turned)[0]["box"]]), want)[0] > 0.8
+    assert box_iou(det.detector(turned).boxes[:1].astype(np.float64), want)[0] < 0.6
     det.turn_below = 0.0
     without = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
     assert with_look < 0.05 and without > 0.2
@@ -677,6 +684,26 @@ def test_a_photo_with_no_upright_face_is_searched_turned(face_photo):
     assert det.detect(np.zeros_like(turned)) == []
     det.turn_search = False
     assert det.detect(turned) == []
+
+
+def test_a_box_found_in_a_turned_view_is_turned_back_upright_about_its_centre():
+    """``turned_back``: the centre goes through the view -> image map, the sides are scaled by its scale and
+    swap where it turns by more than 45 degrees; a 45-degree turn keeps the face's size (the bounds of the
+    turned corners would be 1.4 times as wide)."""
+    from facekeypoints.photos.predict import turned_back
+
+    def view(degrees, scale, shift):  # image -> view: turn counter-clockwise as seen, scale, shift
+        a = np.radians(degrees)
+        return np.column_stack((scale * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]), shift))
+
+    box = np.array([10.0, 20.0, 50.0, 80.0])  # 40 x 60, centre (30, 50)
+    for degrees, scale, size in ((0, 2.0, (20, 30)), (90, 2.0, (30, 20)), (-90, 0.5, (120, 80)), (45, 1.0, (40, 60))):
+        m = view(degrees, scale, np.array([7.0, -3.0]))
+        back = np.vstack([m, [0, 0, 1]])
+        back = np.linalg.inv(back)[:2]  # view -> image
+        got = turned_back(box, back)
+        centre = back[:, :2] @ [30.0, 50.0] + back[:, 2]
+        assert np.allclose((got[:2] + got[2:]) / 2, centre) and np.allclose(got[2:] - got[:2], size), degrees
 
 
 def test_drift_is_how_far_a_crop_corner_moves_as_a_share_of_its_side():

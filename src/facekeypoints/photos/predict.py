@@ -304,7 +304,7 @@ class KeypointDetector:
         # Faces the network is unsure of (a head rolled further than YuNet's landmarks follow): the
         # detector looks again at each in views turned by TURN_DEGREES; where it is surer of the face
         # in one, the face is framed in that view as any detection is, and cropped from the photo.
-        scores = found.scores.copy()
+        scores, out_boxes = found.scores.copy(), found.boxes.copy()
         unsure = np.flatnonzero(conf.mean(1) < self.turn_below) if hasattr(self.detector, "look") else []
         to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
         boxes = {i: apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1) for i in unsure}
@@ -312,11 +312,14 @@ class KeypointDetector:
         def framing(seen: Look) -> np.ndarray:  # a face found in a turned view, framed in full-image pixels
             return compose_affine(self.framer.framing(seen.box, seen.landmarks), compose_affine(seen.view, to_image))
 
+        def upright_box(seen: Look) -> np.ndarray:  # the box found in a turned view, upright in full-image pixels
+            return turned_back(seen.box, invert_affine(compose_affine(seen.view, to_image)))
+
         moved = []
         for i in unsure:
             seen = self.turned_look(pic.image, boxes[i], float(scores[i]))
             if seen is not None:
-                framings[i], scores[i] = framing(seen), seen.score
+                framings[i], scores[i], out_boxes[i] = framing(seen), seen.score, upright_box(seen)
                 moved.append(i)
         if moved:
             pts[moved], conf[moved] = self._points(pic, [framings[i] for i in moved])
@@ -332,8 +335,9 @@ class KeypointDetector:
                 k = max((k for k, (j, _) in enumerate(looks) if j == i), key=lambda k: sure[k], default=None)
                 if k is not None and sure[k] > conf[i].mean() + RESCUE_MARGIN:
                     pts[i], conf[i], scores[i] = cpts[k], cconf[k], looks[k][1].score
+                    out_boxes[i] = upright_box(looks[k][1])
         return [self.face_record(box, score, p, c)
-                for box, score, p, c in zip(found.boxes, scores, pts, conf, strict=True)]
+                for box, score, p, c in zip(out_boxes, scores, pts, conf, strict=True)]
 
     def turned_look(self, image: np.ndarray, box: np.ndarray, score: float) -> Look | None:
         """The detector's best look (``YuNetDetector.look``) at the face in ``box`` (``image`` pixels) in
@@ -357,7 +361,7 @@ class KeypointDetector:
         """The faces of a photo where the detector found none upright: it searches the whole photo turned
         by each of TURN_DEGREES (a head rolled past what YuNet finds), and the turn where its best face
         scores highest gives the faces, each framed in that view and cropped from the photo. A face's
-        box is the upright bounds of the box found in the turned view."""
+        box is the box found in the turned view, turned back upright (``turned_back``)."""
         looks: list = []
         for degrees in self.turn_degrees:
             seen = self.detector.search(pic.image, degrees)
@@ -369,9 +373,8 @@ class KeypointDetector:
         framings = [compose_affine(self.framer.framing(lk.box, lk.landmarks), to_view) for lk in looks]
         pts, conf = self._points(pic, framings)
         back = invert_affine(to_view)
-        boxes = [apply_affine(lk.box[[0, 1, 2, 1, 2, 3, 0, 3]].reshape(4, 2), back) for lk in looks]
-        return [self.face_record(np.r_[b.min(0), b.max(0)], lk.score, p, c)
-                for b, lk, p, c in zip(boxes, looks, pts, conf, strict=True)]
+        return [self.face_record(turned_back(lk.box, back), lk.score, p, c)
+                for lk, p, c in zip(looks, pts, conf, strict=True)]
 
     def _points(self, pic: Picture, framings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Image-pixel points and confidences of the faces ``framings`` crop, after the re-framing passes."""
@@ -402,6 +405,18 @@ class KeypointDetector:
             again, conf_again = self._predict_framed(pic, [framings[i] for i in moved])
             pts[moved], conf[moved] = again, conf_again
         return pts, conf
+
+
+def turned_back(box: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """A box found in a turned view, turned back upright about its centre: its centre mapped by the similarity
+    ``m`` (view -> image pixels), its sides scaled by ``m``'s scale and swapped where ``m`` turns by more than
+    45 degrees (the bounds of its turned corners would be up to 1.4 times as large as the face)."""
+    box = np.asarray(box, np.float64)
+    centre = apply_affine(((box[:2] + box[2:]) / 2)[None], m)[0]
+    half = (box[2:] - box[:2]) / 2 * np.sqrt(abs(np.linalg.det(m[:, :2])))
+    if abs(m[0, 1]) > abs(m[0, 0]):
+        half = half[::-1]
+    return np.concatenate((centre - half, centre + half))
 
 
 def drift(framing: np.ndarray, other: np.ndarray, size: int) -> float:
