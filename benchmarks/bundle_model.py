@@ -8,6 +8,7 @@ the ONNX graph ``predict`` runs without torch: ``assets/NAME.onnx``, named with 
     ... --tta-views 8                # the bundled model averages over 8 re-framings (tta.py)
     ... --tta-flip                   # ... and over the mirrored crop
     ... --keep-68                    # keep an aux68 model's 68-point head (predict --points 68)
+    ... --detect-side 160            # predict's YuNet first looks at 160 px for this model (card: predict)
 
 With ``--calibrate-on``, the confidence calibration (``facekeypoints/confidence.py``: probability
 that a keypoint is within TAU = 2.5 crop pixels, about 5% of the outer-eye-corner distance of a
@@ -48,6 +49,9 @@ def main() -> None:
                          "for its card and `facekeypoints models`; test_rmse defaults to the run's metrics.json")
     ap.add_argument("--keep-68", action="store_true",
                     help="keep the 68-point head of a model trained with aux68 (predict --points 68 needs it)")
+    ap.add_argument("--detect-side", type=int, metavar="PX",
+                    help="the side of YuNet's first look predict uses with this model (its card's "
+                         "predict.detect_side; default: none, YuNet's own 256)")
     args = ap.parse_args()
     members, metas = [], []
     for ckpt in args.checkpoints:
@@ -97,6 +101,8 @@ def main() -> None:
         measured["test_rmse"] = round(json.loads(run_metrics.read_text())["rmse"], 3)  # the run's own test figure
     if measured:
         info["measured"] = measured
+    if args.detect_side:
+        info["predict"] = {"detect_side": args.detect_side}
     out = save_checkpoint(bundled_path(args.name).with_suffix(".safetensors"), model, name,
                           {**info, "bundled_as": args.name, "source_checkpoints": args.checkpoints},
                           dtype=torch.float16)

@@ -225,6 +225,10 @@ def main() -> None:
     ap.add_argument("--rescue-below", type=float, metavar="CONF",
                     help="faces still under this after the turned looks are framed in the views turned by "
                          "predict.RESCUE_DEGREES (default: predict.RESCUE_BELOW; 0: never)")
+    ap.add_argument("--recheck", type=float, nargs=2, metavar=("CONF", "SCORE"),
+                    help="a first look under YuNet's recheck side (fast: 160 px) is looked at again from it where a "
+                         "face's mean confidence is under CONF or YuNet's score under SCORE (default: "
+                         "predict.RECHECK_BELOW, RECHECK_SCORE; 0 0: never)")
     ap.add_argument("--limit", type=int, help="only the first N faces (a quick look)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
@@ -282,6 +286,7 @@ def main() -> None:
                     "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "roll_degrees": args.roll,
                     "turns": args.turns, "turn_below": args.turn_below, "rescue_below": args.rescue_below,
+                    "recheck": args.recheck,
                     "model": args.model,
                     "backend": args.backend,
                     "device": device_name("cpu")}
@@ -302,6 +307,8 @@ def main() -> None:
         det.turn_search = args.turns == "all"
         if args.rescue_below is not None:
             det.rescue_below = args.rescue_below
+        if args.recheck is not None:
+            det.recheck_below, det.recheck_score = args.recheck
         if reframe:
             passes, _, limit = reframe[0].partition("@")
             try:

@@ -267,14 +267,16 @@ _workers = _ranged(int, 1, 1024, "a number of processes")
 
 def _add_pipeline_args(r: argparse.ArgumentParser) -> None:
     """Options of the photo pipeline, shared by predict and serve."""
-    from .photos.detect import DEFAULT_MIN_SCORE, DETECT_MAX_SIDE, SMALL_FACE, YUNET_SIDE  # no torch
+    from .photos.detect import DEFAULT_MIN_SCORE, DETECT_MAX_SIDE, RECHECK_SIDE, SMALL_FACE, YUNET_SIDE  # no torch
 
     r.add_argument("--detector", default="yunet", choices=("yunet", "haar"),
                    help="face detector: yunet (OpenCV's YuNet, bundled) or haar (OpenCV's cascade) (default: yunet)")
     r.add_argument("--detect-size", type=_side, metavar="PX",
                    help="long side of the copy the detector sees: larger finds smaller faces, slower "
-                        f"(default: {YUNET_SIDE} for yunet, then closer, up to {DETECT_MAX_SIDE}, while no face "
-                        f"or only faces under {SMALL_FACE} px there are found; {DETECT_MAX_SIDE} for haar)")
+                        f"(default for yunet: the model card's predict.detect_side, else {YUNET_SIDE}; a first look "
+                        f"under {RECHECK_SIDE} is looked at again from {RECHECK_SIDE} where a face is in doubt; "
+                        f"then closer, up to {DETECT_MAX_SIDE}, while no face or only faces under {SMALL_FACE} px "
+                        f"there are found; {DETECT_MAX_SIDE} for haar)")
     r.add_argument("--min-score", type=_score, metavar="S",
                    help="report only faces the detector scores at least S, 0..1 "
                         f"(default: {DEFAULT_MIN_SCORE['yunet']} for yunet)")

@@ -722,3 +722,78 @@ def test_drift_is_how_far_a_crop_corner_moves_as_a_share_of_its_side():
     turned = np.vstack([turn, [0, 0, 1]])[:2] @ np.vstack([m, [0, 0, 1]])
     want = c * max(abs(np.cos(a) - np.sin(a) - 1), abs(np.cos(a) + np.sin(a) - 1)) / 128
     assert np.isclose(drift(m, turned, 128), want) and np.isclose(drift(turned, m, 128), want)
+
+
+class _Looks:
+    """A YuNet stand-in: each first-look side (None: its own) gives its own faces; records the sides asked."""
+
+    def __init__(self, by_side, recheck_side=256):
+        self.by_side, self.recheck_side, self.asked, self.name = by_side, recheck_side, [], "yunet"
+
+    def __call__(self, image, side=None):
+        from facekeypoints.photos.detect import Detections
+
+        self.asked.append(side)
+        boxes = np.array([b for b, _ in self.by_side[side]], np.float64).reshape(-1, 4)
+        return Detections(boxes, np.array([s for _, s in self.by_side[side]], np.float64),
+                          np.zeros((len(boxes), 5, 2)))
+
+
+def _sure_of(det, sureness):
+    """The network stand-in: each face's confidence by its box (the framing is the box itself)."""
+    det.framer = type("Boxes", (), {"framing": staticmethod(lambda box, landmarks: box)})()
+    det.turn_below = det.rescue_below = 0.0
+    seen = []
+
+    def points(pic, framings):
+        seen.extend(tuple(f) for f in framings)
+        return (np.zeros((len(framings), 15, 2)),
+                np.array([np.full(15, sureness[tuple(f)]) for f in framings]).reshape(-1, 15))
+    det._points = points
+    return seen
+
+
+def test_a_doubtful_face_from_a_small_first_look_is_rechecked_and_replaced_where_the_network_is_surer():
+    """A first look under the detector's ``recheck_side`` that gives a face the network doubts (a box twice
+    too large): YuNet looks at the photo again from ``recheck_side``; its box for that face replaces the
+    doubtful one where the network is surer of it, a face only that look found is added, a face overlapping
+    a sure one is dropped unseen, and the faces stay strongest first."""
+    det = KeypointDetector.from_pretrained("fast")
+    large, right, sure, missed = (0, 0, 80, 80), (10, 10, 50, 50), (200, 0, 260, 60), (400, 0, 440, 40)
+    det.detector = _Looks({None: [(sure, 0.9), (large, 0.5)],
+                           256: [(sure, 0.95), (right, 0.8), (missed, 0.6)]})
+    seen = _sure_of(det, {large: 0.4, right: 0.9, sure: 0.9, missed: 0.7})
+    faces = det.detect(np.zeros((100, 500, 3), np.uint8))
+    assert det.detector.asked == [None, 256]
+    assert [f["box"] for f in faces] == [list(map(float, b)) for b in (sure, right, missed)]
+    assert [f["score"] for f in faces] == [0.9, 0.8, 0.6]
+    assert seen.count(sure) == 1  # the sure face is not predicted again
+    det.detector = _Looks({None: [(large, 0.8)], 256: [(right, 0.8)]})
+    _sure_of(det, {large: 0.4, right: 0.3})  # the network is less sure of the new box: the face keeps its own
+    assert [f["box"] for f in det.detect(np.zeros((100, 500, 3), np.uint8))] == [list(map(float, large))]
+    # a face the network is sure of but YuNet scores low (its small look missed the face beside it): rechecked
+    det.detector = _Looks({None: [(sure, 0.65)], 256: [(sure, 0.7), (right, 0.9)]})
+    _sure_of(det, {sure: 0.9, right: 0.9})
+    assert [f["box"] for f in det.detect(np.zeros((100, 500, 3), np.uint8))] == [list(map(float, b))
+                                                                              for b in (right, sure)]
+    assert det.detector.asked == [None, 256] and det.recheck_score > 0.65
+
+
+def test_sure_faces_and_detectors_without_a_recheck_side_get_no_recheck():
+    """Faces the network is sure of and YuNet scores high are not looked at again, nor doubtful ones where the
+    detector's first look is already at its recheck side (0) or ``recheck_below`` is 0. YuNet has a recheck
+    side only where its first look is smaller than ``RECHECK_SIDE``; ``fast``'s card asks for 160 px,
+    ``default`` for YuNet's own 256."""
+    from facekeypoints.photos.detect import RECHECK_SIDE, YUNET_SIDE
+
+    det = KeypointDetector.from_pretrained("fast")
+    box = (0, 0, 80, 80)
+    for recheck_side, below, score, sureness in ((256, 0.65, 0.9, 0.9), (0, 0.65, 0.5, 0.3), (256, 0.0, 0.9, 0.3)):
+        det.detector, det.recheck_below = _Looks({None: [(box, score)]}, recheck_side), below
+        _sure_of(det, {box: sureness})
+        assert len(det.detect(np.zeros((100, 100, 3), np.uint8))) == 1 and det.detector.asked == [None]
+    assert create_detector("yunet").recheck_side == 0 and YUNET_SIDE == RECHECK_SIDE
+    assert create_detector("yunet", max_side=160).recheck_side == RECHECK_SIDE
+    assert KeypointDetector.from_pretrained("fast").detector.max_side == 160
+    assert KeypointDetector.from_pretrained("default").detector.max_side == YUNET_SIDE
+    assert KeypointDetector.from_pretrained("fast", detect_side=320).detector.max_side == 320

@@ -52,6 +52,10 @@ DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only (Haar;
 # YuNet finds under 95% of the faces under about 20 px at the side it sees (docs/benchmarks.md, section 22).
 YUNET_SIDE = 256
 SMALL_FACE = 40
+# A first look under RECHECK_SIDE (a model card's ``predict.detect_side``, or ``--detect-size``) is checked at this
+# side where the keypoint network is unsure of a face (``KeypointDetector.keypoints_for``): at 160 px YuNet gives
+# some heads rolled by 45-60 degrees a box about twice too large, which 256 px frames right (section 24).
+RECHECK_SIDE = 256
 SEARCH_SIDE = 320  # the side of each turned view of a whole photo (``YuNetDetector.search``)
 # onnxruntime threads for YuNet: one. Run after run beside the keypoint network, on one thread it took 0.3-0.5 ms
 # less per photo than on two or onnxruntime's choice (2-core CPU; docs/benchmarks.md, section 22).
@@ -259,13 +263,16 @@ class YuNetDetector:
     there, or its smallest face is under ``small_face`` px there, once more at twice the side, up to
     ``retry_side``: small faces in a large photo. The looks' faces are merged (non-maximum suppression).
     Faces scoring under ``min_score`` are dropped. ``threads``: onnxruntime's threads (0: its choice).
+    ``recheck_side``: the first side of the look a caller asks for when it doubts a face found (0: none; also
+    none where it is not over ``max_side``).
     """
 
     name = "yunet"
 
     def __init__(self, min_score: float = DEFAULT_MIN_SCORE["yunet"], max_side: int = YUNET_SIDE,
                  retry_side: int = DETECT_MAX_SIDE, nms: float = 0.3, top_k: int = 5000, threads: int = YUNET_THREADS,
-                 small_face: float = SMALL_FACE, search_side: int = SEARCH_SIDE, native_up_to: float = NATIVE_UP_TO):
+                 small_face: float = SMALL_FACE, search_side: int = SEARCH_SIDE, native_up_to: float = NATIVE_UP_TO,
+                 recheck_side: int = RECHECK_SIDE):
         import onnxruntime as ort
 
         with resources.as_file(resources.files("facekeypoints") / "assets" / YUNET_FILE) as path:
@@ -284,6 +291,7 @@ class YuNetDetector:
         self.min_score, self.max_side, self.retry_side = min_score, max_side, max(retry_side, max_side)
         self.nms, self.top_k, self.small_face, self.search_side = nms, top_k, small_face, search_side
         self.native_up_to = native_up_to
+        self.recheck_side = recheck_side if recheck_side > max_side else 0  # a recheck sees more pixels, or none
 
     def _detect(self, bgr: np.ndarray, max_side: int) -> np.ndarray:
         small, f = _shrink(bgr, max_side, self.native_up_to, quick=True)
@@ -370,10 +378,11 @@ class YuNetDetector:
         side = max(32, int(np.ceil(min(reach, self.search_side))))
         return self._turned(image, np.array([(w - 1) / 2, (h - 1) / 2]), degrees, side / reach, side)
 
-    def __call__(self, image: np.ndarray) -> Detections:
+    def __call__(self, image: np.ndarray, side: int | None = None) -> Detections:
+        """The faces in a BGR or grey image, its first look at ``side`` px (None: ``max_side``)."""
         bgr = image if image.ndim == 3 and image.shape[2] == 3 else as_bgr(image)
         long_side = max(bgr.shape[:2])
-        looks, side, seen = [], self.max_side, 0
+        looks, side, seen = [], side or self.max_side, 0
         while True:
             if _seen_side(long_side, side, self.native_up_to) != seen:  # a closer look that sees other pixels
                 seen = _seen_side(long_side, side, self.native_up_to)
@@ -439,6 +448,14 @@ def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
     lt, rb = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
     inter = np.clip(rb - lt, 0, None).prod(1)
     return inter / ((boxes[:, 2:] - boxes[:, :2]).prod(1) + (box[2:] - box[:2]).prod() - inter)
+
+
+def overlap(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection of boxes ``(N, 4)`` with one box ``(4,)`` over the smaller of each pair's areas: 1 where one
+    holds the other (a box twice too large still holds the face's right box)."""
+    lt, rb = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    return inter / np.maximum(np.minimum((boxes[:, 2:] - boxes[:, :2]).prod(1), (box[2:] - box[:2]).prod()), 1e-9)
 
 
 def correction_features(m: np.ndarray, landmarks: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ from .detect import (
     Picture,
     YuNetDetector,
     create_detector,
+    overlap,
     read_picture,
 )
 
@@ -73,10 +74,25 @@ TURN_TIE = 0.02  # a look scoring within this of the upright detection sees the 
 # A face still under RESCUE_BELOW after that (often a head rolled about 90 degrees that YuNet took for an upright
 # face, whose 45-degree view then scored lower) is framed in the views turned by RESCUE_DEGREES and predicted
 # there; the view where the network is surest wins if it is surer than the face by RESCUE_MARGIN (section 22).
-RESCUE_BELOW = 0.65
+# 0.7 rather than 0.65: at 90 degrees of roll 4.89% instead of 6.75% (`fast`), 4.48% instead of 4.65%
+# (`default`), the same on the photos upright and turned by 45 and 60 degrees (section 24).
+RESCUE_BELOW = 0.7
 RESCUE_DEGREES = (-90.0, 90.0)
 RESCUE_MARGIN = 0.1
+# Where YuNet's first look was under its ``recheck_side`` (``fast``: 160 px) and the network's mean confidence in
+# a face is under RECHECK_BELOW, YuNet looks at the whole photo again from that side before any turned look; a
+# face found there replaces the one it overlaps (SAME_FACE) where the network is surer of it (section 24).
+RECHECK_BELOW = 0.65
+RECHECK_SCORE = 0.7  # ... or where YuNet scores a face under this (a small look that missed a face beside it)
+SAME_FACE = 0.5  # boxes overlapping by this share of the smaller one are the same face
 LIGHT_PARAMS = 1_000_000  # parameters x views: under this, one onnxruntime thread (default 0.98M, fast 0.40M)
+
+
+def _card_side(meta: dict[str, Any]) -> dict[str, int]:
+    """YuNet's first-look side from a model card (``predict.detect_side``, e.g. ``fast``: 160), as
+    ``create_detector`` keywords; none where the card names none."""
+    side = meta.get("predict", {}).get("detect_side")
+    return {"max_side": int(side)} if side else {}
 
 
 class KeypointDetector:
@@ -111,7 +127,7 @@ class KeypointDetector:
             self.net = with_tta(self.model, meta, all_points=points == 68)
         # turn tilted faces upright in the crop (similarity framing): by default as the training crops were
         self.rotate = bool(meta["input"].get("upright", False)) if rotate is None else rotate
-        self.detector = detector or create_detector("yunet")
+        self.detector = detector or create_detector("yunet", **_card_side(meta))
         self.size = int(meta["input"]["size"])  # the model's input contract, from its checkpoint
         self.channels = int(meta["input"].get("channels", 1))  # 1: grey crops, 3: BGR planes
         self.crop_shape = crop_shape(self.size, self.channels)
@@ -124,6 +140,8 @@ class KeypointDetector:
         self.turn_below = TURN_BELOW  # faces less sure than this get the detector's turned looks (0: never)
         self.turn_degrees = TURN_DEGREES
         self.rescue_below = RESCUE_BELOW  # ... and those still less sure than this, the RESCUE_DEGREES views (0: never)
+        self.recheck_below = RECHECK_BELOW  # a face less sure than this: YuNet's recheck, if it has one (0: never)
+        self.recheck_score = RECHECK_SCORE  # ... or one YuNet scores under this (0: never)
         self.turn_search = True  # a photo where no face is found: the detector searches it turned by each of those
         # the long side JPEGs are decoded reduced to (read_picture), from the detector's own setting
         self.detect_side = max(DETECT_MAX_SIDE, getattr(self.detector, "max_side", DETECT_MAX_SIDE))
@@ -151,8 +169,9 @@ class KeypointDetector:
         ``backend``: ``onnx`` (onnxruntime, CPU), ``torch``, or ``auto`` (onnx on the CPU, torch on a
         GPU). ``detector``: ``yunet`` or ``haar``; faces scoring under ``min_score`` are never reported
         (None: the detector's default). ``detect_side``: the long side of the copy the detector sees
-        (None: its default, 256 for YuNet, closer while faces are small, 640 for Haar; larger finds smaller
-        faces, slower).
+        (None: the model card's ``predict.detect_side`` for YuNet, else 256, closer while faces are small; 640
+        for Haar; larger finds smaller faces, slower; a first look under 256 is checked at 256 where the
+        network doubts a face).
         ``refine``: re-framing passes (None: 0 after YuNet, 1 after Haar). ``rotate``: turn tilted faces
         upright in the crop (None: as the model's training crops were, its card's ``input.upright``).
         ``points=68``: each face also gets ``landmarks68``, the 68 iBUG points (models with a 68-point
@@ -180,7 +199,7 @@ class KeypointDetector:
             from ..devices import pick_device
 
             model, meta = load_checkpoint(name_or_path, pick_device(device))
-        sized = {"max_side": detect_side} if detect_side else {}
+        sized = {"max_side": detect_side} if detect_side else _card_side(meta) if detector == "yunet" else {}
         if detector == "yunet" and threads:
             sized["threads"] = threads
         det = cls(model, meta, create_detector(detector, min_score, **sized), onnx_path=onnx_path, refine=refine,
@@ -269,9 +288,10 @@ class KeypointDetector:
         """Every face in a ``Picture`` (``detect.read_picture``), in full-image pixels."""
         return self.keypoints_for(pic, self.detections(pic))
 
-    def detections(self, pic: Picture) -> Detections:
-        """The face detector's answer for a ``Picture``, in full-image pixels."""
-        found = self.detector(pic.image)
+    def detections(self, pic: Picture, side: int | None = None) -> Detections:
+        """The face detector's answer for a ``Picture``, in full-image pixels (``side``: YuNet's first look,
+        None: its own)."""
+        found = self.detector(pic.image, side) if side else self.detector(pic.image)
         if pic.factor > 1:  # boxes and landmarks to full-image pixels
             r, c = float(pic.factor), (pic.factor - 1) / 2
             found = Detections(found.boxes * r + c, found.scores, found.landmarks * r + c)
@@ -301,6 +321,10 @@ class KeypointDetector:
             return self._turned_search(pic)
         framings = [self.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
         pts, conf = self._points(pic, framings)
+        side = getattr(self.detector, "recheck_side", 0)
+        doubt = (conf.mean(1) < self.recheck_below) | (found.scores < self.recheck_score)
+        if side and doubt.any():
+            found, framings, pts, conf = self._rechecked(pic, found, framings, pts, conf, doubt, side)
         # Faces the network is unsure of (a head rolled further than YuNet's landmarks follow): the
         # detector looks again at each in views turned by TURN_DEGREES; where it is surer of the face
         # in one, the face is framed in that view as any detection is, and cropped from the photo.
@@ -338,6 +362,35 @@ class KeypointDetector:
                     out_boxes[i] = upright_box(looks[k][1])
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(out_boxes, scores, pts, conf, strict=True)]
+
+    def _rechecked(self, pic: Picture, found: Detections, framings: list[np.ndarray], pts: np.ndarray,
+                   conf: np.ndarray, doubt: np.ndarray, side: int
+                   ) -> tuple[Detections, list[np.ndarray], np.ndarray, np.ndarray]:
+        """The faces after the detector's look at the whole photo from ``side`` px, made where some are in
+        ``doubt`` (the network's mean confidence under ``recheck_below``, or YuNet's score under
+        ``recheck_score``). A face found there that is a sure one (``SAME_FACE``) is dropped unseen; one that is
+        a face in doubt replaces it where the network is surer of it; one that is neither is a face more.
+        Strongest first, as detections are."""
+        again = self.detections(pic, side)
+        if (~doubt).any():
+            again = again.keep(np.array([overlap(found.boxes[~doubt], b).max() < SAME_FACE for b in again.boxes],
+                                        bool))
+        if len(again) == 0:
+            return found, framings, pts, conf
+        new_framings = [self.framer.framing(b, lm) for b, lm in zip(again.boxes, again.landmarks, strict=True)]
+        new_pts, new_conf = self._points(pic, new_framings)
+        faces = list(zip(found.boxes, found.scores, found.landmarks, framings, pts, conf, strict=True))
+        for k, face in enumerate(zip(again.boxes, again.scores, again.landmarks, new_framings, new_pts, new_conf,
+                                     strict=True)):
+            same = overlap(found.boxes, again.boxes[k]) * doubt
+            if same.max(initial=0) < SAME_FACE:
+                faces.append(face)  # a face the first look missed
+            elif new_conf[k].mean() > faces[int(same.argmax())][5].mean():
+                faces[int(same.argmax())] = face
+        faces.sort(key=lambda f: -f[1])
+        boxes, scores, landmarks, framings, pts, conf = (list(col) for col in zip(*faces, strict=True))
+        return (Detections(np.array(boxes), np.array(scores), np.array(landmarks)), framings, np.array(pts),
+                np.array(conf))
 
     def turned_look(self, image: np.ndarray, box: np.ndarray, score: float) -> Look | None:
         """The detector's best look (``YuNetDetector.look``) at the face in ``box`` (``image`` pixels) in
