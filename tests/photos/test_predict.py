@@ -740,15 +740,25 @@ class _Looks:
 
 
 def _sure_of(det, sureness):
-    """The network stand-in: each face's confidence by its box (the framing is the box itself)."""
-    det.framer = type("Boxes", (), {"framing": staticmethod(lambda box, landmarks: box)})()
+    """The network stand-in: each face's confidence by its (square) box, which its framing maps to the unit
+    square."""
+    def framing(box, landmarks):
+        side = box[2] - box[0]
+        return np.array([[1 / side, 0, -box[0] / side], [0, 1 / side, -box[1] / side]])
+
+    def box_of(m):
+        side = 1 / m[0, 0]
+        return tuple(round(float(v)) for v in (-m[0, 2] * side, -m[1, 2] * side, (1 - m[0, 2]) * side,
+                                              (1 - m[1, 2]) * side))
+
+    det.framer = type("Boxes", (), {"framing": staticmethod(framing)})()
     det.turn_below = det.rescue_below = 0.0
     seen = []
 
     def points(pic, framings):
-        seen.extend(tuple(f) for f in framings)
+        seen.extend(box_of(f) for f in framings)
         return (np.zeros((len(framings), 15, 2)),
-                np.array([np.full(15, sureness[tuple(f)]) for f in framings]).reshape(-1, 15))
+                np.array([np.full(15, sureness[box_of(f)]) for f in framings]).reshape(-1, 15))
     det._points = points
     return seen
 

@@ -94,3 +94,18 @@ def test_video_records_carry_track_numbers_and_photos_do_not(face_photo, tmp_pat
     assert photo and all("track" not in f for r in photo for f in r["faces"])
     assert main(["predict", str(face_photo), "--model", "fast", "--detect-every", "3"]) == 0
     assert "apply to videos only" in capsys.readouterr().err  # not silently ignored on photos
+
+
+def test_a_video_frames_doubtful_face_from_a_small_first_look_is_rechecked():
+    """The tracker's detector runs go through the same recheck as a photo's (``KeypointDetector.rechecked``):
+    a face the network doubts, from a first look under the detector's recheck side, takes the box YuNet
+    finds for it from that side."""
+    from tests.photos.test_predict import _Looks, _sure_of
+
+    det = KeypointDetector.from_pretrained("fast")
+    large, right = (0, 0, 80, 80), (10, 10, 50, 50)
+    det.detector = _Looks({None: [(large, 0.8)], 256: [(right, 0.8)]})
+    _sure_of(det, {large: 0.4, right: 0.9})
+    det.predict_framed = det._points
+    faces = FaceTracker(det, VideoSettings(track=False))(np.zeros((100, 100, 3), np.uint8))
+    assert det.detector.asked == [None, 256] and [f["box"] for f in faces] == [list(map(float, right))]

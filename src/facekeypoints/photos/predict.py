@@ -321,10 +321,7 @@ class KeypointDetector:
             return self._turned_search(pic)
         framings = [self.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
         pts, conf = self._points(pic, framings)
-        side = getattr(self.detector, "recheck_side", 0)
-        doubt = (conf.mean(1) < self.recheck_below) | (found.scores < self.recheck_score)
-        if side and doubt.any():
-            found, framings, pts, conf = self._rechecked(pic, found, framings, pts, conf, doubt, side)
+        found, framings, pts, conf = self.rechecked(pic, found, framings, pts, conf)
         # Faces the network is unsure of (a head rolled further than YuNet's landmarks follow): the
         # detector looks again at each in views turned by TURN_DEGREES; where it is surer of the face
         # in one, the face is framed in that view as any detection is, and cropped from the photo.
@@ -363,14 +360,18 @@ class KeypointDetector:
         return [self.face_record(box, score, p, c)
                 for box, score, p, c in zip(out_boxes, scores, pts, conf, strict=True)]
 
-    def _rechecked(self, pic: Picture, found: Detections, framings: list[np.ndarray], pts: np.ndarray,
-                   conf: np.ndarray, doubt: np.ndarray, side: int
-                   ) -> tuple[Detections, list[np.ndarray], np.ndarray, np.ndarray]:
-        """The faces after the detector's look at the whole photo from ``side`` px, made where some are in
-        ``doubt`` (the network's mean confidence under ``recheck_below``, or YuNet's score under
-        ``recheck_score``). A face found there that is a sure one (``SAME_FACE``) is dropped unseen; one that is
-        a face in doubt replaces it where the network is surer of it; one that is neither is a face more.
-        Strongest first, as detections are."""
+    def rechecked(self, pic: Picture, found: Detections, framings: list[np.ndarray], pts: np.ndarray,
+                  conf: np.ndarray) -> tuple[Detections, list[np.ndarray], np.ndarray, np.ndarray]:
+        """The faces (detections, framings, points, confidences) after the detector's look at the whole photo
+        from its ``recheck_side``, made where some are in doubt: the network's mean confidence under
+        ``recheck_below``, or YuNet's score under ``recheck_score``; as they were where none is, or the
+        detector has no recheck side. A face found there that is a sure one (``SAME_FACE``) is dropped unseen;
+        one that is a face in doubt replaces it where the network is surer of it; one that is neither is a
+        face more. Strongest first, as detections are."""
+        side = getattr(self.detector, "recheck_side", 0)
+        doubt = (conf.mean(1) < self.recheck_below) | (found.scores < self.recheck_score)
+        if not side or not doubt.any():
+            return found, framings, pts, conf
         again = self.detections(pic, side)
         if (~doubt).any():
             again = again.keep(np.array([overlap(found.boxes[~doubt], b).max() < SAME_FACE for b in again.boxes],

@@ -195,6 +195,7 @@ class FaceTracker:
         found = self.det.detections(pic)
         framings = [self.det.framer.framing(b, lm) for b, lm in zip(found.boxes, found.landmarks, strict=True)]
         pts, conf = self.det.predict_framed(pic, framings)
+        found, framings, pts, conf = self.det.rechecked(pic, found, framings, pts, conf)  # a small first look
         taken: set[int] = set()
         known = [self._box(t) for t in self.tracks]  # where each track's face is now (new tracks are taken)
         for box, score, p, c, by_detector in zip(found.boxes, found.scores, pts, conf, framings, strict=True):
