@@ -16,7 +16,9 @@ faces whose crop misses their points (``predict``'s ``REFRAME_PASSES`` unless gi
 scores the split's validation faces: framings are chosen there, never on the test faces. A face counts
 as detected when a box overlaps its 68-point box with IoU >= 0.2; its NME is computed in original-image pixels against
 the 15 keypoints mapped from its 68 (normalised by the outer-eye-corner distance); boxes that
-overlap no annotated face are counted as extra boxes (often real faces nobody annotated). Times
+overlap no annotated face are counted as extra boxes (often real faces nobody annotated); ours also report
+how well the boxes cover the faces (``box_iou_median``: each face's best IoU, 0 where none; and how many faces
+are under 0.3). Times
 are per image from the file's bytes (decode included; model load reported apart). The same model
 on the ideal crops of ``data convert`` (framed from the true landmarks) shows what the framing costs.
 ``--roll DEG`` turns every photo in its plane first (by +DEG and -DEG, photo after photo, about its
@@ -73,12 +75,16 @@ MEDIAPIPE_TO_15: dict[str, tuple[int, ...]] = {
 }
 
 
+def _ious(boxes: np.ndarray, truth68: np.ndarray) -> np.ndarray:
+    """IoU of each output box with the true face's 68-point box."""
+    return box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), np.r_[truth68.min(0), truth68.max(0)])
+
+
 def _match(faces_pts: list[np.ndarray], boxes: np.ndarray, truth68: np.ndarray) -> np.ndarray | None:
     """The predicted 15 points of the face whose box best overlaps the true face (IoU >= 0.2)."""
     if len(boxes) == 0:
         return None
-    lm_box = np.r_[truth68.min(0), truth68.max(0)]
-    iou = box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), lm_box)
+    iou = _ious(boxes, truth68)
     return faces_pts[int(np.argmax(iou))] if iou.max() >= 0.2 else None
 
 
@@ -86,8 +92,7 @@ def _extra_all(boxes: np.ndarray, truths68: list[np.ndarray]) -> int:
     """Boxes that overlap none of a photo's annotated faces (IoU < 0.2 with each 68-point box)."""
     if len(boxes) == 0:
         return 0
-    iou = [box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), np.r_[t.min(0), t.max(0)]) for t in truths68]
-    return int((np.max(iou, 0) < 0.2).sum())
+    return int((np.max([_ious(boxes, t) for t in truths68], 0) < 0.2).sum())
 
 
 MOSAIC_SCALES = (1.0, 0.7, 0.5)  # tile after tile of a --mosaic photo: faces of three sizes side by side
@@ -324,7 +329,7 @@ def main() -> None:
         elif framing in ("lm", "rot"):
             det.framer = Framer.load(detector, rotate=det.rotate, correct=False, size=det.size)
         det(raws[0])  # warm-up
-        preds, preds68, ms, extra = [], [], [], 0
+        preds, preds68, ms, extra, best_iou = [], [], [], 0, []
         for raw, which in zip(raws, faces_in, strict=True):
             t0 = time.perf_counter()
             faces = det(raw)
@@ -333,10 +338,14 @@ def main() -> None:
             boxes = np.array([f["box"] for f in faces]).reshape(-1, 4)
             for i in which:
                 preds.append(_match(pts, boxes, truths68[i]))
+                best_iou.append(float(_ious(boxes, truths68[i]).max()) if len(boxes) else 0.0)
                 if args.points == 68:
                     preds68.append(_match([np.array(f["landmarks68"]) for f in faces], boxes, truths68[i]))
             extra += _extra_all(boxes, [truths68[i] for i in which])
-        result[f"ours_{variant}"] = {**_score(preds, truths, ms, proxy), "extra_boxes": extra, "load_ms": load_ms}
+        result[f"ours_{variant}"] = {**_score(preds, truths, ms, proxy), "extra_boxes": extra, "load_ms": load_ms,
+                                     # how well each face's output box covers its 68-point box
+                                     "box_iou_median": float(np.median(best_iou)),
+                                     "boxes_iou_under_0.3": int((np.array(best_iou) < 0.3).sum())}
         if args.points == 68:
             result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
     if args.part in ("test", "val"):

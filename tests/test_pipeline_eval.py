@@ -43,3 +43,15 @@ def test_yaw_bins_count_every_found_face_once(pipeline_eval):
     bins = pipeline_eval._by_yaw(nme, found, proxy)
     assert sum(b["faces"] for b in bins.values()) == len(found)
     assert bins["0-0.2"] == {"faces": 1, "nme": 0.01}
+
+
+def test_a_face_is_matched_to_the_box_covering_its_68_points_best_and_extra_boxes_cover_none(pipeline_eval):
+    """``_ious`` against the bounds of the 68 points (here 0..10 square); ``_match`` takes the best box's points,
+    none under IoU 0.2; ``_extra_all`` counts the boxes that overlap no annotated face by 0.2."""
+    truth = np.array([[0.0, 0.0], [10.0, 10.0]] * 34)
+    boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [50, 50, 60, 60]], float)
+    assert np.allclose(pipeline_eval._ious(boxes, truth), [1.0, 1 / 3, 0.0])
+    pts = [np.full((15, 2), k) for k in range(3)]
+    assert pipeline_eval._match(pts, boxes[::-1], truth)[0, 0] == 2  # the best box is the third of the reversed
+    assert pipeline_eval._match(pts[:1], boxes[2:], truth) is None
+    assert pipeline_eval._extra_all(boxes, [truth]) == 1
