@@ -168,6 +168,14 @@ def test_box_iou_by_hand():
     assert np.allclose(got, [1.0, 50 / 150, 0.0])
 
 
+def test_overlap_is_over_the_smaller_box_so_a_box_twice_too_large_holds_the_right_one():
+    from facekeypoints.photos.detect import overlap
+
+    boxes = np.array([[0, 0, 20, 20], [5, 0, 15, 10], [10, 0, 30, 10], [40, 40, 50, 50]], float)
+    got = overlap(boxes, np.array([0, 0, 10, 10], float))
+    assert np.allclose(got, [1.0, 0.5, 0.0, 0.0])  # IoU would give 0.25 for the large box
+
+
 def test_onnx_backend_agrees_with_torch(face_photo, tiny_model):
     a = KeypointDetector.from_pretrained(tiny_model, backend="torch")(face_photo)
     b = KeypointDetector.from_pretrained(tiny_model, backend="onnx")(face_photo)

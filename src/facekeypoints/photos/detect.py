@@ -53,8 +53,9 @@ DETECT_MAX_SIDE = 640  # images are downscaled to this for detection only (Haar;
 YUNET_SIDE = 256
 SMALL_FACE = 40
 # A first look under RECHECK_SIDE (a model card's ``predict.detect_side``, or ``--detect-size``) is checked at this
-# side where the keypoint network is unsure of a face (``KeypointDetector.keypoints_for``): at 160 px YuNet gives
-# some heads rolled by 45-60 degrees a box about twice too large, which 256 px frames right (section 24).
+# side where the keypoint network is unsure of a face or YuNet scores one low (``KeypointDetector.rechecked``): at
+# 160 px YuNet gives some heads rolled by 45-60 degrees a box about twice too large, which 256 px frames right,
+# and misses a few faces beside a weak one (section 24).
 RECHECK_SIDE = 256
 SEARCH_SIDE = 320  # the side of each turned view of a whole photo (``YuNetDetector.search``)
 # onnxruntime threads for YuNet: one. Run after run beside the keypoint network, on one thread it took 0.3-0.5 ms
