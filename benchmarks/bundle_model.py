@@ -53,6 +53,8 @@ def main() -> None:
                     help="the side of YuNet's first look predict uses with this model (its card's "
                          "predict.detect_side; default: none, YuNet's own 256)")
     args = ap.parse_args()
+    if args.detect_side is not None and not 64 <= args.detect_side <= 4096:
+        ap.error(f"--detect-side {args.detect_side}: a side in pixels, 64 to 4096 (as predict --detect-size)")
     members, metas = [], []
     for ckpt in args.checkpoints:
         model, meta = load_checkpoint(ckpt)

@@ -242,6 +242,8 @@ def main() -> None:
             ap.error(f"{name} {path}: no such file or folder")
     if args.turn_below is not None and (args.turns == "none" or not 0 <= args.turn_below <= 1):
         ap.error("--turn-below is a confidence in [0, 1], for --turns all or looks (none makes no turned looks)")
+    if args.recheck is not None and not all(0 <= v <= 1 for v in args.recheck):
+        ap.error("--recheck takes a confidence and a detector score, each in [0, 1]")
     if args.mosaic and (args.mosaic < 2 or args.roll):
         ap.error("--mosaic K takes K >= 2, and not with --roll")
     if args.part in ("test", "val") and args.data is None:
@@ -314,6 +316,9 @@ def main() -> None:
             det.rescue_below = args.rescue_below
         if args.recheck is not None:
             det.recheck_below, det.recheck_score = args.recheck
+            if not getattr(det.detector, "recheck_side", 0):
+                print(f"pipeline_eval: --recheck does not apply to {variant}: its detector's first look is not "
+                      "under the recheck side (detect.RECHECK_SIDE)", file=sys.stderr)
         if reframe:
             passes, _, limit = reframe[0].partition("@")
             try:

@@ -292,7 +292,12 @@ class YuNetDetector:
         self.min_score, self.max_side, self.retry_side = min_score, max_side, max(retry_side, max_side)
         self.nms, self.top_k, self.small_face, self.search_side = nms, top_k, small_face, search_side
         self.native_up_to = native_up_to
-        self.recheck_side = recheck_side if recheck_side > max_side else 0  # a recheck sees more pixels, or none
+        self._recheck_side = recheck_side
+
+    @property
+    def recheck_side(self) -> int:
+        """The side a doubted face's photo is looked at again from: only one that sees more pixels (0: none)."""
+        return self._recheck_side if self._recheck_side > self.max_side else 0
 
     def _detect(self, bgr: np.ndarray, max_side: int) -> np.ndarray:
         small, f = _shrink(bgr, max_side, self.native_up_to, quick=True)

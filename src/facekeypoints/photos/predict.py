@@ -369,8 +369,10 @@ class KeypointDetector:
         one that is a face in doubt replaces it where the network is surer of it; one that is neither is a
         face more. Strongest first, as detections are."""
         side = getattr(self.detector, "recheck_side", 0)
+        if not side:
+            return found, framings, pts, conf
         doubt = (conf.mean(1) < self.recheck_below) | (found.scores < self.recheck_score)
-        if not side or not doubt.any():
+        if not doubt.any():
             return found, framings, pts, conf
         again = self.detections(pic, side)
         if (~doubt).any():
