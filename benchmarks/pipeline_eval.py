@@ -28,8 +28,13 @@ how a model copes with heads tilted further than its training faces are.
 With ``--peer-python`` (a venv with ``pip install mediapipe==0.10.14``, the ``[peers]`` extra;
 it cannot share a venv with opencv-python-headless), the same images go through MediaPipe's
 face mesh (``benchmarks/mediapipe_worker.py``), its 468 points mapped to the 15 by the
-table below. Times are for detection + landmarks on an already decoded image. Prints one
-JSON object (and writes it to ``--out``).
+table below. With ``--dlib-python`` and ``--dlib-model`` (a venv with ``dlib-bin``, and dlib's
+``shape_predictor_68_face_landmarks.dat``, which may not be bundled), they also go through dlib's HOG detector
+and 68-point predictor (``benchmarks/dlib_worker.py``), scored over the 15 points mapped from its 68 as the
+truth's are, and over all 68. A peer's face box is the bounds of its points. Every system's
+``mean_offset`` is its mean signed (x, y) error in outer-eye-corner distances: a peer whose points sit in
+another pixel convention shows there (half a pixel is about 0.01 on a 50-px eye distance). Times are
+for detection + landmarks on an already decoded image. Prints one JSON object (and writes it to ``--out``).
 """
 
 from __future__ import annotations
@@ -160,17 +165,20 @@ def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[fl
         pos = {f: k for k, f in enumerate(found)}
         picked = [pos[i] for i in turned(proxy) if i in pos]
         hard_nme = float(np.nanmean(nme[picked])) if picked else None
-    per_kp = {}
+    per_kp, offset = {}, None
     if found:
-        err = np.linalg.norm(np.array([preds[i] for i in found]) - np.array([truths[i] for i in found]), axis=-1)
+        diff = np.array([preds[i] for i in found]) - np.array([truths[i] for i in found])
+        err = np.linalg.norm(diff, axis=-1)
         eye = np.linalg.norm(np.array([truths[i][3] - truths[i][5] for i in found]), axis=-1)
         per_kp = {n: round(float(np.nanmean(err[:, k] / eye)), 4) for k, n in enumerate(KEYPOINT_NAMES)}
+        offset = [round(float(v), 4) for v in np.nanmean(diff / eye[:, None, None], axis=(0, 1))]
     return {"detected": len(found), "detection_rate": len(found) / max(1, len(preds)),
             "nme": float(np.nanmean(nme)) if found else None,
             "nme_most_turned_20pct": hard_nme,
             "failure_rate": float((nme > 0.1).mean()) if found else None,
             "ms_per_image_p50": float(np.median(ms)), "ms_per_image_mean": float(np.mean(ms)),
             "nme_per_keypoint": per_kp,
+            "mean_offset": offset,  # mean signed (x, y) error / eye-corner distance: a shifted pixel convention shows
             "nme_by_yaw_proxy": _by_yaw(nme, found, proxy) if proxy is not None and found else None}
 
 
@@ -200,6 +208,43 @@ def _nme68(preds: list[np.ndarray | None], truths68: list[np.ndarray]) -> float 
     return float(np.mean(per)) if per else None
 
 
+def _counted(obj: object, name: str) -> list:
+    """Count the calls of ``obj.name`` (an instance's method, wrapped in place): the list grows by one a call."""
+    calls: list = []
+    fn = getattr(obj, name, None)
+    if fn is not None:
+        def wrapper(*a, **k):
+            calls.append(1)
+            return fn(*a, **k)
+        setattr(obj, name, wrapper)
+    return calls
+
+
+def _peer(worker: list[str], extra_args: list[str], version_key: str, to_15, files: list[Path],
+          faces_in: list[list[int]], truths: list[np.ndarray], truths68: list[np.ndarray], proxy: np.ndarray,
+          tmp: Path, points68: bool = False) -> dict:
+    """Score a peer system on the same photos: ``worker`` (its python and script) reads the list of files and
+    writes per image its faces' points; ``to_15`` maps one face's points to the 15 Kaggle keypoints; a face's
+    box is the bounds of its points. ``points68``: the peer gives the 68 iBUG points, scored over all 68 too."""
+    lst, out = tmp / "list.txt", tmp / f"{version_key}.json"
+    lst.write_text("\n".join(str(f) for f in files))
+    subprocess.run([*worker, str(lst), str(out), *extra_args], check=True, stderr=subprocess.DEVNULL)
+    peer = json.loads(out.read_text())
+    preds, preds68, ms, extra = [], [], [], 0
+    for rec, which in zip(peer["images"], faces_in, strict=True):
+        faces = [np.asarray(f, np.float64) for f in rec["faces"]]
+        boxes = np.array([np.r_[f.min(0), f.max(0)] for f in faces]).reshape(-1, 4)
+        preds.extend(_match([to_15(f) for f in faces], boxes, truths68[i]) for i in which)
+        preds68.extend(_match(faces, boxes, truths68[i]) for i in which)
+        ms.append(rec["ms_total"])
+        extra += _extra_all(boxes, [truths68[i] for i in which])
+    scored = {"version": peer[version_key], **_score(preds, truths, ms, proxy), "extra_boxes": extra,
+              "load_ms": peer["load_ms"], "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}
+    if points68:
+        scored["nme68"] = _nme68(preds68, truths68)
+    return scored
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default", help="bundled name or checkpoint (default: default)")
@@ -212,6 +257,10 @@ def main() -> None:
                          "(default: haar:box:1,yunet:lm:0,yunet:lmc:0,yunet:lmc:1,yunet:rotc:0)")
     ap.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="model runtime (default: onnx)")
     ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
+    ap.add_argument("--dlib-python", help="python of a venv with dlib-bin (see dlib_worker.py), with --dlib-model")
+    ap.add_argument("--dlib-model", metavar="DAT", help="dlib's shape_predictor_68_face_landmarks.dat")
+    ap.add_argument("--dlib-upsample", type=int, default=1, metavar="N",
+                    help="times dlib's HOG detector upsamples each photo (default 1: faces down to about 40 px)")
     ap.add_argument("--faces-of", metavar="DIR",
                     help="only the faces a converted folder holds (its meta.csv sources), e.g. the --holdout-dir "
                          "of `data convert`: held-out photo ids of a wild set")
@@ -246,6 +295,12 @@ def main() -> None:
         ap.error("--recheck takes a confidence and a detector score, each in [0, 1]")
     if args.mosaic and (args.mosaic < 2 or args.roll):
         ap.error("--mosaic K takes K >= 2, and not with --roll")
+    if (args.dlib_python is None) != (args.dlib_model is None):
+        ap.error("--dlib-python and --dlib-model go together: the venv with dlib-bin and the predictor's .dat file")
+    if args.dlib_model is not None and not Path(args.dlib_model).is_file():
+        ap.error(f"--dlib-model {args.dlib_model}: no such file")
+    if args.dlib_upsample < 0:
+        ap.error("--dlib-upsample takes 0 or more")
     if args.part in ("test", "val") and args.data is None:
         ap.error(f"--part {args.part} needs --data (the converted folder of --src)")
 
@@ -312,6 +367,7 @@ def main() -> None:
         elif args.turn_below is not None:
             det.turn_below = args.turn_below
         det.turn_search = args.turns == "all"
+        runs = _counted(det.detector, "decode")  # YuNet's runs (every look of every kind): a time proxy
         if args.rescue_below is not None:
             det.rescue_below = args.rescue_below
         if args.recheck is not None:
@@ -334,6 +390,7 @@ def main() -> None:
         elif framing in ("lm", "rot"):
             det.framer = Framer.load(detector, rotate=det.rotate, correct=False, size=det.size)
         det(raws[0])  # warm-up
+        runs.clear()
         preds, preds68, ms, extra, best_iou = [], [], [], 0, []
         for raw, which in zip(raws, faces_in, strict=True):
             t0 = time.perf_counter()
@@ -350,7 +407,9 @@ def main() -> None:
         result[f"ours_{variant}"] = {**_score(preds, truths, ms, proxy), "extra_boxes": extra, "load_ms": load_ms,
                                      # how well each face's output box covers its 68-point box
                                      "box_iou_median": float(np.median(best_iou)),
-                                     "boxes_iou_under_0.3": int((np.array(best_iou) < 0.3).sum())}
+                                     "boxes_iou_under_0.3": int((np.array(best_iou) < 0.3).sum()),
+                                     "detector_runs_per_image": len(runs) / len(raws) if hasattr(det.detector, "decode")
+                                     else None}
         if args.points == 68:
             result[f"ours_{variant}"]["nme68"] = _nme68(preds68, truths68)
     if args.part in ("test", "val"):
@@ -358,23 +417,14 @@ def main() -> None:
         result["ours_ideal_crops"] = {k: ideal[k] for k in ("rmse", "nme", "failure_rate", "n_faces")}
 
     if args.peer_python:
-        lst = tmp / "list.txt"
-        lst.write_text("\n".join(str(f) for f in files))
-        worker = Path(__file__).with_name("mediapipe_worker.py")
-        subprocess.run([args.peer_python, str(worker), str(lst), str(tmp / "peer.json")], check=True,
-                       stderr=subprocess.DEVNULL)
-        peer = json.loads((tmp / "peer.json").read_text())
-        preds, ms, extra = [], [], 0
-        for rec, which in zip(peer["images"], faces_in, strict=True):
-            pts = [np.stack([np.mean(np.array(f)[list(MEDIAPIPE_TO_15[n])], 0) for n in KEYPOINT_NAMES])
-                   for f in rec["faces"]]
-            boxes = np.array([np.r_[np.min(f, 0), np.max(f, 0)] for f in rec["faces"]]).reshape(-1, 4)
-            preds.extend(_match(pts, boxes, truths68[i]) for i in which)
-            ms.append(rec["ms_total"])
-            extra += _extra_all(boxes, [truths68[i] for i in which])
-        result["mediapipe_face_mesh"] = {"version": peer["mediapipe"], **_score(preds, truths, ms, proxy),
-                                         "extra_boxes": extra, "load_ms": peer["load_ms"],
-                                         "ms_without_decode_p50": float(np.median([r["ms"] for r in peer["images"]]))}
+        result["mediapipe_face_mesh"] = _peer(
+            [args.peer_python, str(Path(__file__).with_name("mediapipe_worker.py"))], [], "mediapipe",
+            lambda face: np.stack([np.mean(face[list(MEDIAPIPE_TO_15[n])], 0) for n in KEYPOINT_NAMES]),
+            files, faces_in, truths, truths68, proxy, tmp)
+    if args.dlib_python:
+        result["dlib"] = _peer([args.dlib_python, str(Path(__file__).with_name("dlib_worker.py"))],
+                               [args.dlib_model, str(args.dlib_upsample)], "dlib", map_68_to_15,
+                               files, faces_in, truths, truths68, proxy, tmp, points68=True)
     result["python"] = sys.version.split()[0]
     print(json.dumps(result))
     if args.out:

@@ -1,6 +1,7 @@
-"""benchmarks/pipeline_eval.py: the yaw proxy its turned-face scores are binned by."""
+"""benchmarks/pipeline_eval.py: the yaw proxy its turned-face scores are binned by, matching, peers."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,47 @@ def test_a_face_is_matched_to_the_box_covering_its_68_points_best_and_extra_boxe
     assert pipeline_eval._match(pts, boxes[::-1], truth)[0, 0] == 2  # the best box is the third of the reversed
     assert pipeline_eval._match(pts[:1], boxes[2:], truth) is None
     assert pipeline_eval._extra_all(boxes, [truth]) == 1
+
+
+def _truth68(x0: float) -> np.ndarray:
+    """68 points of a toy face at x0: a 40 x 50 box, the outer eye corners (36, 45) 30 px apart."""
+    rng = np.random.default_rng(int(x0))
+    pts = np.c_[rng.uniform(x0, x0 + 40, 68), rng.uniform(10, 60, 68)]
+    pts[36], pts[45] = (x0 + 5, 30), (x0 + 35, 30)
+    return pts
+
+
+def test_a_peer_is_scored_from_its_workers_points_over_15_and_68_with_its_shift_and_its_misses(pipeline_eval,
+                                                                                               tmp_path):
+    """``_peer`` runs the worker on the list of photos and scores what it writes: a peer that puts every point
+    1.5 px right of the truth shows that shift in ``mean_offset`` (in eye-corner distances) and the same
+    error in the NME over 15 and over 68 points; a photo where it gives no face counts as not found."""
+    truths68 = [_truth68(0), _truth68(100)]
+    worker = tmp_path / "worker.py"
+    worker.write_text(
+        "import json, sys\n"
+        f"faces = {[(t + [1.5, 0]).tolist() for t in truths68]!r}\n"
+        "paths = open(sys.argv[1]).read().split()\n"
+        "images = [{'path': p, 'ms': 1.0, 'ms_total': 2.0, 'faces': [faces[0]] if k == 0 else []}\n"
+        "          for k, p in enumerate(paths)]\n"
+        "json.dump({'toy': '1.0', 'load_ms': 3.0, 'images': images, 'args': sys.argv[3:]}, open(sys.argv[2], 'w'))\n")
+    files = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    truths = [pipeline_eval.map_68_to_15(t) for t in truths68]
+    out = pipeline_eval._peer([sys.executable, str(worker)], ["extra"], "toy", pipeline_eval.map_68_to_15, files,
+                              [[0], [1]], truths, truths68, pipeline_eval.yaw_proxy(truths68), tmp_path,
+                              points68=True)
+    assert out["version"] == "1.0" and out["detected"] == 1 and out["detection_rate"] == 0.5
+    assert out["mean_offset"] == pytest.approx([1.5 / 30, 0.0], abs=1e-4)
+    assert out["nme"] == pytest.approx(1.5 / 30) and out["nme68"] == pytest.approx(1.5 / 30)
+    assert out["ms_per_image_p50"] == 2.0 and out["ms_without_decode_p50"] == 1.0
+
+
+def test_counted_counts_each_call_and_keeps_the_answer(pipeline_eval):
+    class Thing:
+        def decode(self, x):
+            return x + 1
+
+    thing = Thing()
+    calls = pipeline_eval._counted(thing, "decode")
+    assert [thing.decode(k) for k in range(3)] == [1, 2, 3] and len(calls) == 3
+    assert pipeline_eval._counted(thing, "missing") == []
