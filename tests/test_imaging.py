@@ -72,6 +72,20 @@ def test_decode_equals_opencv_full_reduced_png_and_gray():
     assert np.array_equal(decode(png4.tobytes()), rgba[..., :3])  # alpha dropped, not blended, as OpenCV
 
 
+@pytest.mark.parametrize("opencv", [False, True])
+def test_a_png_with_alpha_decodes_to_its_colour_without_the_alpha_on_both_decoders(monkeypatch, opencv):
+    """8-bit RGBA and grey + alpha PNGs (video frames are often stored so): the colour planes as stored, alpha
+    dropped, not blended; OpenCV's fast path and Pillow's give the same bytes."""
+    _use_opencv(monkeypatch, opencv)
+    colour, alpha = _smooth(40, 30), RNG.integers(0, 256, (40, 30), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([colour[..., 1], alpha]), "LA").save(buf, format="PNG")
+    ok, rgba = cv2.imencode(".png", np.dstack([colour, alpha]))
+    assert Image.open(io.BytesIO(rgba.tobytes())).mode == "RGBA" and Image.open(buf).mode == "LA"
+    assert np.array_equal(decode(rgba.tobytes()), colour)
+    assert np.array_equal(decode(buf.getvalue()), np.repeat(colour[..., 1:2], 3, axis=2))
+
+
 def test_decode_turns_by_exif_unless_told_not_to():
     img = _smooth(40, 80)
     exif = Image.Exif()
