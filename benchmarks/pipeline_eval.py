@@ -153,6 +153,28 @@ def _by_yaw(nme: np.ndarray, found: list[int], proxy: np.ndarray) -> dict:
     return out
 
 
+PER_FACE = "_nme_per_face"  # kept by _score for _on_common_faces, not printed
+
+
+def _per_face(nme: np.ndarray, found: list[int], n: int) -> np.ndarray:
+    """Each face's NME, NaN where it was not found."""
+    out = np.full(n, np.nan)
+    out[found] = nme
+    return out
+
+
+def _on_common_faces(result: dict) -> dict | None:
+    """Where systems found different faces: each system's NME and face count over the faces every one of them
+    found (a system that misses hard faces would otherwise gain on the mean); None for one system. Takes the
+    per-face NMEs out of ``result``."""
+    per = {k: v.pop(PER_FACE) for k, v in result.items() if isinstance(v, dict) and PER_FACE in v}
+    if len(per) < 2:
+        return None
+    common = np.all([np.isfinite(v) for v in per.values()], axis=0)
+    return {"faces": int(common.sum()), **{k: float(np.nanmean(v[common])) if common.any() else None
+                                           for k, v in per.items()}}
+
+
 def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[float],
            proxy: np.ndarray | None = None) -> dict:
     """Found share, NME, failures and times; with ``proxy`` (``yaw_proxy`` of every face) also the most
@@ -179,7 +201,8 @@ def _score(preds: list[np.ndarray | None], truths: list[np.ndarray], ms: list[fl
             "ms_per_image_p50": float(np.median(ms)), "ms_per_image_mean": float(np.mean(ms)),
             "nme_per_keypoint": per_kp,
             "mean_offset": offset,  # mean signed (x, y) error / eye-corner distance: a shifted pixel convention shows
-            "nme_by_yaw_proxy": _by_yaw(nme, found, proxy) if proxy is not None and found else None}
+            "nme_by_yaw_proxy": _by_yaw(nme, found, proxy) if proxy is not None and found else None,
+            PER_FACE: _per_face(nme, found, len(preds))}
 
 
 def _rolled(raw: bytes, points68: np.ndarray, degrees: float) -> tuple[bytes, np.ndarray]:
@@ -425,6 +448,7 @@ def main() -> None:
         result["dlib"] = _peer([args.dlib_python, str(Path(__file__).with_name("dlib_worker.py"))],
                                [args.dlib_model, str(args.dlib_upsample)], "dlib", map_68_to_15,
                                files, faces_in, truths, truths68, proxy, tmp, points68=True)
+    result["nme_on_common_faces"] = _on_common_faces(result)
     result["python"] = sys.version.split()[0]
     print(json.dumps(result))
     if args.out:

@@ -100,3 +100,18 @@ def test_counted_counts_each_call_and_keeps_the_answer(pipeline_eval):
     calls = pipeline_eval._counted(thing, "decode")
     assert [thing.decode(k) for k in range(3)] == [1, 2, 3] and len(calls) == 3
     assert pipeline_eval._counted(thing, "missing") == []
+
+
+def test_systems_are_also_compared_on_the_faces_every_one_found(pipeline_eval):
+    """A system that misses the hard face scores better on its own mean; on the common faces the two compare
+    like for like, and the per-face lists are not left in the printed result."""
+    truths = [np.zeros((15, 2)) for _ in range(3)]
+    for t in truths:
+        t[3] = (30, 0)  # the outer eye corners (3 and 5) 30 px apart
+    hit = [t + [0.3, 0] for t in truths]  # 1% off
+    result = {"a": pipeline_eval._score([hit[0], hit[1], truths[2] + [3.0, 0]], truths, [1.0] * 3),  # 10% off
+              "b": pipeline_eval._score([hit[0], hit[1], None], truths, [1.0] * 3), "faces": 3}
+    assert result["b"]["nme"] == pytest.approx(0.01) and result["a"]["nme"] > 0.03
+    common = pipeline_eval._on_common_faces(result)
+    assert common == {"faces": 2, "a": pytest.approx(0.01), "b": pytest.approx(0.01)}
+    assert pipeline_eval.PER_FACE not in result["a"] and pipeline_eval._on_common_faces({"a": {}}) is None
