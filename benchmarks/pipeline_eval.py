@@ -251,7 +251,10 @@ def _peer(worker: list[str], extra_args: list[str], version_key: str, to_15, fil
     box is the bounds of its points. ``points68``: the peer gives the 68 iBUG points, scored over all 68 too."""
     lst, out = tmp / "list.txt", tmp / f"{version_key}.json"
     lst.write_text("\n".join(str(f) for f in files))
-    subprocess.run([*worker, str(lst), str(out), *extra_args], check=True, stderr=subprocess.DEVNULL)
+    done = subprocess.run([*worker, str(lst), str(out), *extra_args], stderr=subprocess.PIPE, text=True)
+    if done.returncode:  # its stderr is kept back otherwise (MediaPipe logs a lot)
+        raise SystemExit(f"pipeline_eval: {Path(worker[1]).name} under {worker[0]} failed (exit {done.returncode}):\n"
+                         + "\n".join(done.stderr.strip().splitlines()[-8:]))
     peer = json.loads(out.read_text())
     preds, preds68, ms, extra = [], [], [], 0
     for rec, which in zip(peer["images"], faces_in, strict=True):
@@ -318,6 +321,9 @@ def main() -> None:
         ap.error("--recheck takes a confidence and a detector score, each in [0, 1]")
     if args.mosaic and (args.mosaic < 2 or args.roll):
         ap.error("--mosaic K takes K >= 2, and not with --roll")
+    for name, path in (("--peer-python", args.peer_python), ("--dlib-python", args.dlib_python)):
+        if path is not None and not Path(path).is_file():
+            ap.error(f"{name} {path}: no such file (the python of the peer's venv, e.g. VENV/bin/python)")
     if (args.dlib_python is None) != (args.dlib_model is None):
         ap.error("--dlib-python and --dlib-model go together: the venv with dlib-bin and the predictor's .dat file")
     if args.dlib_model is not None and not Path(args.dlib_model).is_file():
