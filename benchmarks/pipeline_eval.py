@@ -285,7 +285,7 @@ def main() -> None:
     ap.add_argument("--peer-python", help="python of a venv with mediapipe==0.10.14")
     ap.add_argument("--dlib-python", help="python of a venv with dlib-bin (see dlib_worker.py), with --dlib-model")
     ap.add_argument("--dlib-model", metavar="DAT", help="dlib's shape_predictor_68_face_landmarks.dat")
-    ap.add_argument("--dlib-upsample", type=int, default=1, metavar="N",
+    ap.add_argument("--dlib-upsample", type=int, metavar="N",
                     help="times dlib's HOG detector upsamples each photo (default 1: faces down to about 40 px)")
     ap.add_argument("--faces-of", metavar="DIR",
                     help="only the faces a converted folder holds (its meta.csv sources), e.g. the --holdout-dir "
@@ -328,8 +328,8 @@ def main() -> None:
         ap.error("--dlib-python and --dlib-model go together: the venv with dlib-bin and the predictor's .dat file")
     if args.dlib_model is not None and not Path(args.dlib_model).is_file():
         ap.error(f"--dlib-model {args.dlib_model}: no such file")
-    if args.dlib_upsample < 0:
-        ap.error("--dlib-upsample takes 0 or more")
+    if args.dlib_upsample is not None and (args.dlib_upsample < 0 or args.dlib_python is None):
+        ap.error("--dlib-upsample takes 0 or more, with --dlib-python and --dlib-model (it sets dlib's detector)")
     if args.part in ("test", "val") and args.data is None:
         ap.error(f"--part {args.part} needs --data (the converted folder of --src)")
 
@@ -451,8 +451,9 @@ def main() -> None:
             lambda face: np.stack([np.mean(face[list(MEDIAPIPE_TO_15[n])], 0) for n in KEYPOINT_NAMES]),
             files, faces_in, truths, truths68, proxy, tmp)
     if args.dlib_python:
+        upsample = 1 if args.dlib_upsample is None else args.dlib_upsample
         result["dlib"] = _peer([args.dlib_python, str(Path(__file__).with_name("dlib_worker.py"))],
-                               [args.dlib_model, str(args.dlib_upsample)], "dlib", map_68_to_15,
+                               [args.dlib_model, str(upsample)], "dlib", map_68_to_15,
                                files, faces_in, truths, truths68, proxy, tmp, points68=True)
     result["nme_on_common_faces"] = _on_common_faces(result)
     result["python"] = sys.version.split()[0]
