@@ -115,3 +115,21 @@ def test_systems_are_also_compared_on_the_faces_every_one_found(pipeline_eval):
     common = pipeline_eval._on_common_faces(result)
     assert common == {"faces": 2, "a": pytest.approx(0.01), "b": pytest.approx(0.01)}
     assert pipeline_eval.PER_FACE not in result["a"] and pipeline_eval._on_common_faces({"a": {}}) is None
+
+
+def test_a_shrunk_photo_keeps_its_points_on_its_features(pipeline_eval):
+    """``--face-side``: the photo scaled down until the face is that wide; a point still marks the same spot."""
+    import cv2
+
+    image = np.zeros((300, 400, 3), np.uint8)
+    cv2.rectangle(image, (196, 146), (207, 157), (255, 255, 255), -1)  # a square centred on (201.5, 151.5)
+    ok, jpg = cv2.imencode(".jpg", image)
+    pts = np.c_[np.linspace(100, 300, 68), np.full(68, 150.0)]  # a face 200 px wide
+    pts[30] = (201.5, 151.5)
+    raw, moved = pipeline_eval._shrunk(jpg.tobytes(), pts, 50)
+    small = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float)
+    assert small.shape == (75, 100) and np.isclose(np.ptp(moved[:, 0]), 50, atol=0.3)
+    yy, xx = np.mgrid[: small.shape[0], : small.shape[1]]
+    spot = np.array([(small * xx).sum(), (small * yy).sum()]) / small.sum()
+    assert np.allclose(spot, moved[30], atol=0.15)
+    assert pipeline_eval._shrunk(raw, moved, 60)[0] == raw  # already smaller than asked: as it is

@@ -95,3 +95,29 @@ def test_tilt_turns_a_share_of_faces_further():
     deg1 = torch.rad2deg(torch.atan2(a1[:, 1, 0], a1[:, 0, 0])).abs()
     assert deg0.max() <= 15.0 + 1e-4 and deg1.max() <= 45.0 + 1e-4
     assert abs((deg1 > 15.0).float().mean().item() - 0.3 * 30 / 45) < 0.03  # 30% drawn wide, 2/3 of those past 15
+
+
+def test_low_resolution_blurs_a_share_of_images_and_keeps_points_in_place():
+    """``lowres``: shrunk and scaled back, so fine detail goes but each point's blob stays centred."""
+    from facekeypoints.training.augment import low_resolution
+
+    kp = torch.tensor([[[30.3, 40.7], [61.8, 52.2]]]).expand(64, 2, 2)
+    blobs = _blob_images(kp)  # (64, 2, 96, 96)
+    out = low_resolution(blobs, p=0.5, largest=4.0, generator=torch.Generator().manual_seed(0))
+    changed = (out - blobs).abs().amax((1, 2, 3)) > 1e-3
+    assert 16 < int(changed.sum()) < 48  # about half the images
+    assert torch.equal(out[~changed], blobs[~changed])
+    assert (out[changed].amax((-1, -2)) < blobs[changed].amax((-1, -2))).all()  # the peaks are spread out
+    assert torch.allclose(_centroids(out[changed]), kp[changed], atol=0.05)  # within a twentieth of a pixel
+    flat = torch.full((4, 1, 96, 96), 77.0)
+    assert torch.allclose(low_resolution(flat, p=1.0), flat)
+
+
+def test_low_resolution_is_off_by_default_and_draws_nothing():
+    """Recipes without ``lowres`` see the augmented batches they saw before it existed."""
+    x, kp = torch.rand(8, 1, 96, 96) * 255, torch.rand(8, 15, 2) * 60 + 18
+    a = augment_batch(x, kp, AugmentConfig(), torch.Generator().manual_seed(5))
+    b = augment_batch(x, kp, AugmentConfig(lowres=0.0), torch.Generator().manual_seed(5))
+    c = augment_batch(x, kp, AugmentConfig(lowres=1.0), torch.Generator().manual_seed(5))
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+    assert torch.equal(a[1].nan_to_num(-1), c[1].nan_to_num(-1))  # the points do not move

@@ -4,8 +4,8 @@ One random affine per face (horizontal flip with left/right swapping, rotation, 
 translation) is built in pixel coordinates, applied to the image with ``grid_sample``
 and to the keypoints with the same matrix, so image and labels cannot drift apart.
 Keypoints pushed out of the frame become missing (NaN). Photometric changes
-(brightness, contrast, gamma, blur, noise; on colour crops also a gain per channel, white
-balance) touch pixels only. Grey batches are ``(B, 1, H, W)``, colour ones ``(B, 3, H, W)``.
+(brightness, contrast, gamma, blur, noise, a low-resolution round trip; on colour crops also a
+gain per channel, white balance) touch pixels only. Grey batches are ``(B, 1, H, W)``, colour ones ``(B, 3, H, W)``.
 
 Pixel centres sit at integer coordinates (``align_corners=True``), the convention of the
 rest of the project: a flip maps x to ``W - 1 - x``.
@@ -38,6 +38,8 @@ class AugmentConfig:
     noise: float = 6.0  # Gaussian pixel noise, max sigma (0..255 units)
     aspect: float = 0.0  # x and y scaled apart: x by r, y by 1 / r, log r uniform in [-aspect, aspect]
     occlude: float = 0.0  # probability of one grey patch (10-40% of the side each way) over the face
+    lowres: float = 0.0  # probability of a low-resolution round trip (a small face, upscaled to the crop)
+    lowres_max: float = 4.0  # its largest shrink factor (drawn once per batch, uniform in [1.5, lowres_max])
     tint: float = 0.1  # colour crops only: each channel multiplied by [1 - t, 1 + t] (white balance)
 
 
@@ -108,6 +110,20 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator 
     return x.clamp(0, 255)
 
 
+def low_resolution(x: torch.Tensor, p: float, largest: float = 4.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per image, ``(B, C, H, W)`` shrunk by a factor ``r`` (one per batch, uniform in
+    ``[1.5, largest]``) and scaled back up: the crop of a face ``r`` times smaller than the crop. Both steps
+    keep pixel centres in place (``align_corners=False`` on both), so the keypoints stay where they are."""
+    b, _, h, w = x.shape
+    r = 1.5 + (largest - 1.5) * float(torch.rand((), generator=generator, device=x.device))
+    on = torch.rand(b, 1, 1, 1, generator=generator, device=x.device) < p
+    small = F.interpolate(x, size=(max(2, round(h / r)), max(2, round(w / r))), mode="bilinear",
+                          align_corners=False, antialias=True)
+    back = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return torch.where(on, back, x)
+
+
 def occlude(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``p`` per image, one flat grey rectangle (10-40% of each side) anywhere on
     ``(B, C, H, W)``: a hand, a microphone, hair. The points under it keep their labels."""
@@ -132,6 +148,8 @@ def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, cfg: AugmentCon
     affine, flip = random_affine(len(images), images.shape[-1], cfg, generator, images.device)
     images, keypoints = warp(images, keypoints, affine, flip, flip_idx)
     images = photometric(images, cfg, generator)
+    if cfg.lowres > 0:  # no draws without it: the random stream of other recipes stays as it was
+        images = low_resolution(images, cfg.lowres, cfg.lowres_max, generator)
     if cfg.occlude > 0:
         images = occlude(images, cfg.occlude, generator)
     return images, keypoints

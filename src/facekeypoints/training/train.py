@@ -472,7 +472,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path | None, resume: str | Pa
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batch order
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1 + dist.rank) if cfg.augment else None
     aug_cfg = AugmentConfig(rotate=cfg.aug_rotate, tilt=cfg.aug_tilt, tilt_p=cfg.aug_tilt_p, scale=cfg.aug_scale,
-                            translate=cfg.aug_translate, aspect=cfg.aug_aspect, occlude=cfg.aug_occlude)
+                            translate=cfg.aug_translate, aspect=cfg.aug_aspect, occlude=cfg.aug_occlude,
+                            lowres=cfg.aug_lowres)
     # EMA of the weights (and BN statistics); it is what gets validated and saved.
     ema = EMA(model, cfg.ema) if cfg.ema else None
     val_net = TestTimeAugment(ema.module if ema is not None else model, flip=cfg.tta_flip)  # what validation runs
