@@ -39,6 +39,7 @@ class NoImplicitDevice(TorchFunctionMode):
 def _per_batch_code(model, x, y):
     """Everything a training step, a validation and a TTA pass do with the data."""
     xa, ya = augment_batch(x, y, AugmentConfig(), None, FLIP_IDX)
+    augment_batch(x, y, AugmentConfig(tilt=30, aspect=0.1, occlude=0.3, lowres=0.5), None, FLIP_IDX)  # every option
     loss = masked_loss(model(xa), ya, "wing")
     tta = TestTimeAugment(model, flip=True, views=len(VIEWS)).eval()
     out = tta(x)

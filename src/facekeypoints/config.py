@@ -58,7 +58,7 @@ class TrainConfig:
     aug_translate: float = _key(0.06, lo=0.0, hi=0.5)  # shift per axis, fraction of the side: its position jitter
     aug_aspect: float = _key(0.0, lo=0.0, hi=1.0)  # x and y scaled apart (log ratio in [-a, a]); 0 = off
     aug_occlude: float = _key(0.0, lo=0.0, hi=1.0)  # probability of a grey patch over part of the face
-    aug_lowres: float = _key(0.0, lo=0.0, hi=1.0)  # probability of a small face's blur: shrunk 1.5-4x, scaled back
+    aug_lowres: float = _key(0.0, lo=0.0, hi=1.0)  # probability of a small face's blur: shrunk 1.5-4x, scaled back up
     aux68: float = _key(0.0, lo=0.0)  # weight of an auxiliary loss on all 68 points (converted sets); 0 = off
     ema: float = _key(0.0, lo=0.0, hi=1.0)  # weight EMA decay (e.g. 0.999); 0 = off. The EMA weights are saved
     tta_flip: bool = False  # average with the mirrored image's prediction at evaluation/inference

@@ -101,5 +101,5 @@ def mobile_hm(**kwargs) -> MobileHeatmapNet:
 
 @register_model
 def mobile_hm_s(**kwargs) -> MobileHeatmapNet:
-    """mobile_hm with narrower, shallower stages: heatmap decoding at about mobile_m's CPU time for 160-px crops."""
+    """mobile_hm with narrower, shallower stages: heatmap decoding a little under mobile_m's CPU time at 160 px."""
     return MobileHeatmapNet(**{"widths": (16, 32, 64, 128), "repeats": (1, 2, 2), "neck": 24, **kwargs})

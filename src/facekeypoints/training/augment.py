@@ -39,7 +39,6 @@ class AugmentConfig:
     aspect: float = 0.0  # x and y scaled apart: x by r, y by 1 / r, log r uniform in [-aspect, aspect]
     occlude: float = 0.0  # probability of one grey patch (10-40% of the side each way) over the face
     lowres: float = 0.0  # probability of a low-resolution round trip (a small face, upscaled to the crop)
-    lowres_max: float = 4.0  # its largest shrink factor (drawn once per batch, uniform in [1.5, lowres_max])
     tint: float = 0.1  # colour crops only: each channel multiplied by [1 - t, 1 + t] (white balance)
 
 
@@ -110,18 +109,24 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator 
     return x.clamp(0, 255)
 
 
-def low_resolution(x: torch.Tensor, p: float, largest: float = 4.0,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """With probability ``p`` per image, ``(B, C, H, W)`` shrunk by a factor ``r`` (one per batch, uniform in
-    ``[1.5, largest]``) and scaled back up: the crop of a face ``r`` times smaller than the crop. Both steps
-    keep pixel centres in place (``align_corners=False`` on both), so the keypoints stay where they are."""
+LOWRES_FACTORS = (1.5, 2.0, 3.0, 4.0)  # how many times smaller than its crop a blurred face was
+
+
+def low_resolution(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per image, ``(B, C, H, W)`` shrunk by one of ``LOWRES_FACTORS`` (drawn per image)
+    and scaled back up: the crop of a face that many times smaller than the crop. Both steps keep pixel centres
+    in place (``align_corners=False`` on both), so the keypoints stay where they are. Every draw stays on the
+    batch's device (no host sync inside a training step)."""
     b, _, h, w = x.shape
-    r = 1.5 + (largest - 1.5) * float(torch.rand((), generator=generator, device=x.device))
+    pick = torch.randint(len(LOWRES_FACTORS), (b, 1, 1, 1), generator=generator, device=x.device)
     on = torch.rand(b, 1, 1, 1, generator=generator, device=x.device) < p
-    small = F.interpolate(x, size=(max(2, round(h / r)), max(2, round(w / r))), mode="bilinear",
-                          align_corners=False, antialias=True)
-    back = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-    return torch.where(on, back, x)
+    out = x
+    for i, r in enumerate(LOWRES_FACTORS):
+        small = F.interpolate(x, size=(max(2, round(h / r)), max(2, round(w / r))), mode="bilinear",
+                              align_corners=False, antialias=True)
+        back = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        out = torch.where(on & (pick == i), back, out)
+    return out
 
 
 def occlude(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -149,7 +154,7 @@ def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, cfg: AugmentCon
     images, keypoints = warp(images, keypoints, affine, flip, flip_idx)
     images = photometric(images, cfg, generator)
     if cfg.lowres > 0:  # no draws without it: the random stream of other recipes stays as it was
-        images = low_resolution(images, cfg.lowres, cfg.lowres_max, generator)
+        images = low_resolution(images, cfg.lowres, generator)
     if cfg.occlude > 0:
         images = occlude(images, cfg.occlude, generator)
     return images, keypoints
