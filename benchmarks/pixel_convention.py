@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from facekeypoints.checkpoint import load_checkpoint
-from facekeypoints.data import load_training, make_split
+from facekeypoints.data import load_training
+from facekeypoints.data.splits import paper_part
 from facekeypoints.inference.crops import predict_crops
 from facekeypoints.inference.tta import with_tta
 from facekeypoints.keypoints import INDEX
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--part", default="val", choices=("val", "test", "all"), help="paper split part, or all faces")
     args = ap.parse_args()
     ds = load_training(args.data)
-    idx = np.arange(len(ds)) if args.part == "all" else make_split(len(ds), "paper", 0, ds.identities)[args.part]
+    idx = paper_part(len(ds), args.part, ds.identities)
     scale = pd.read_csv(f"{args.data}/meta.csv", usecols=["scale"])["scale"].to_numpy()[idx]
     model, meta = load_checkpoint(args.model)
     pred = predict_crops(with_tta(model, meta, flip=True), ds.images[idx])

@@ -20,7 +20,8 @@ import json
 
 import numpy as np
 
-from facekeypoints.data import load_training, make_split
+from facekeypoints.data import load_training
+from facekeypoints.data.splits import paper_part
 from facekeypoints.keypoints import INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, map_68_to_15
 from facekeypoints.photos.predict import KeypointDetector
 
@@ -37,7 +38,7 @@ def main() -> None:
     ap.add_argument("--part", default="val", choices=("val", "test", "all"), help="paper split part, or all faces")
     args = ap.parse_args()
     ds = load_training(args.data)
-    idx = np.arange(len(ds)) if args.part == "all" else make_split(len(ds), "paper", 0, ds.identities)[args.part]
+    idx = paper_part(len(ds), args.part, ds.identities)
     try:
         det, points = KeypointDetector.from_pretrained(args.model, points=68), 68
     except ValueError as e:

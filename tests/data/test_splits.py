@@ -49,3 +49,12 @@ def test_folds_cover_the_non_test_part_once_and_keep_the_test_part():
     assert max(map(len, vals)) - min(map(len, vals)) <= 3  # about equal in faces
     with pytest.raises(ValueError, match="fold 4 of 4"):
         make_split(len(ids), "paper", 0, ids, folds=4, fold=4)
+
+
+def test_paper_part_is_the_seed_0_split_or_every_face():
+    from facekeypoints.data.splits import paper_part
+
+    ids = np.repeat(np.arange(40), 3)
+    assert np.array_equal(paper_part(120, "all", ids), np.arange(120))
+    for part in ("train", "val", "test"):
+        assert np.array_equal(paper_part(120, part, ids), make_split(120, "paper", 0, ids)[part])

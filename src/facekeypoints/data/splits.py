@@ -60,3 +60,11 @@ def fold_args(config: dict) -> dict[str, int]:
     fold; a one-split run and a k-fold parent (``fold=-1``) use the plain split."""
     fold = int(config.get("fold", -1))
     return {"folds": int(config.get("folds", 0)), "fold": fold} if fold >= 0 else {}
+
+
+def paper_part(n: int, part: str, identities: np.ndarray | None = None) -> np.ndarray:
+    """The faces of one part (``train``, ``val``, ``test``) of the ``paper`` split with seed 0, or every
+    face (``all``): what the bundled photo models were chosen and tested on."""
+    if part == "all":
+        return np.arange(n)
+    return make_split(n, "paper", 0, identities)[part]
