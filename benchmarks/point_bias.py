@@ -22,13 +22,14 @@ import numpy as np
 
 from facekeypoints.data import load_training
 from facekeypoints.data.splits import paper_part
-from facekeypoints.keypoints import INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, map_68_to_15
+from facekeypoints.evaluation.metrics import nme_per_face, normaliser
+from facekeypoints.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, map_68_to_15
 from facekeypoints.photos.predict import KeypointDetector
 
 
-def nme(pred: np.ndarray, true: np.ndarray, eyes: np.ndarray) -> float:
-    """Mean over faces and present keypoints of the distance over the eye distance."""
-    return float(np.nanmean(np.linalg.norm(pred - true, axis=-1) / eyes[:, None]))
+def nme(pred: np.ndarray, true: np.ndarray) -> float:
+    """The project's NME (``evaluation.metrics``), over the faces."""
+    return float(np.nanmean(nme_per_face(pred, true)))
 
 
 def main() -> None:
@@ -47,23 +48,22 @@ def main() -> None:
         det, points = KeypointDetector.from_pretrained(args.model), 15
     pred, _ = det.predict_crops(ds.images[idx])
     true = ds.keypoints[idx]
-    eyes = np.linalg.norm(true[:, INDEX["left_eye_outer_corner"]] - true[:, INDEX["right_eye_outer_corner"]], axis=1)
     direct = pred[:, :NUM_KEYPOINTS]
-    err = (direct - true) / eyes[:, None, None]
+    err = (direct - true) / normaliser(true)[:, None, None]
     result = {
         "model": args.model, "data": args.data, "part": args.part, "faces": len(idx),
-        "nme": nme(direct, true, eyes),
+        "nme": nme(direct, true),
         "per_keypoint": {name: {"bias": [round(float(v), 5) for v in np.nanmean(err[:, k], 0)],
                                 "error": round(float(np.nanmean(np.linalg.norm(err[:, k], axis=1))), 5)}
                          for k, name in enumerate(KEYPOINT_NAMES)},
     }
-    # the NME were each keypoint's mean bias taken off (measured on these faces: an upper bound of the gain)
+    # the NME if each keypoint's mean bias were taken off (measured on these faces: an upper bound of the gain)
     bias = np.nanmean(direct - true, axis=0)
-    result["nme_without_bias"] = nme(direct - bias, true, eyes)
+    result["nme_without_bias"] = nme(direct - bias, true)
     if points == 68:
         derived = map_68_to_15(pred[:, NUM_KEYPOINTS:])
-        result["nme_derived_from_68"] = nme(derived, true, eyes)
-        result["nme_mean_of_both"] = nme(0.5 * (direct + derived), true, eyes)
+        result["nme_derived_from_68"] = nme(derived, true)
+        result["nme_mean_of_both"] = nme(0.5 * (direct + derived), true)
     print(json.dumps(result))
 
 
