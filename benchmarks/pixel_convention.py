@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="a converted folder (training.csv + meta.csv)")
     ap.add_argument("--part", default="val", choices=("val", "test", "all"), help="paper split part, or all faces")
     args = ap.parse_args()
+    if not (Path(args.data) / "training.csv").is_file():
+        ap.error(f"--data {args.data}: no training.csv there (a folder `facekeypoints data convert` wrote)")
     ds = load_training(args.data)
     idx = paper_part(len(ds), args.part, ds.identities)
     scale = pd.read_csv(f"{args.data}/meta.csv", usecols=["scale"])["scale"].to_numpy()[idx]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +40,8 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="a converted folder (training.csv + meta.csv)")
     ap.add_argument("--part", default="val", choices=("val", "test", "all"), help="paper split part, or all faces")
     args = ap.parse_args()
+    if not (Path(args.data) / "training.csv").is_file():
+        ap.error(f"--data {args.data}: no training.csv there (a folder `facekeypoints data convert` wrote)")
     ds = load_training(args.data)
     idx = paper_part(len(ds), args.part, ds.identities)
     try:
@@ -45,6 +49,8 @@ def main() -> None:
     except ValueError as e:
         if "no 68-point head" not in str(e):
             raise
+        print(f"point_bias: {args.model} has no 68-point head: the 15 keypoints only (no derived-from-68 rows)",
+              file=sys.stderr)
         det, points = KeypointDetector.from_pretrained(args.model), 15
     pred, _ = det.predict_crops(ds.images[idx])
     true = ds.keypoints[idx]
