@@ -285,3 +285,31 @@ def test_read_picture_decodes_from_its_header_image_as_a_fresh_decode_does(monke
         pic = read_picture(raw)
         assert np.array_equal(pic.image, decode(raw, reduce=pic.factor))
     assert pic.factor == 2 and pic.image.shape[:2] == (700, 450)  # the last: turned by EXIF, then halved
+
+
+def _webp(img: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="WEBP", **kw)
+    return buf.getvalue()
+
+
+def test_a_webp_decodes_to_the_same_pixels_on_both_decoders_and_turns_by_its_exif(monkeypatch):
+    """Still WebPs go to OpenCV where it is installed (faster): the same bytes as Pillow's path, alpha dropped;
+    one with an orientation in its EXIF, or with several frames, stays with Pillow and is read as Pillow reads it."""
+    colour, alpha = _smooth(40, 30), RNG.integers(0, 256, (40, 30), np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to view
+    frames = io.BytesIO()
+    Image.fromarray(colour).save(frames, format="WEBP", save_all=True, lossless=True,
+                                 append_images=[Image.fromarray(colour[::-1].copy())])
+    raws = [_webp(colour, lossless=True), _webp(np.dstack([colour, alpha]), lossless=True, exact=True),
+            _webp(colour, quality=80), _webp(colour, lossless=True, exif=exif), frames.getvalue()]
+    pillow = [decode(raw) for raw in raws]
+    _use_opencv(monkeypatch, True)
+    opened = [Image.open(io.BytesIO(raw)) for raw in raws]
+    assert [imaging.webp_may_turn(im) for im in opened] == [False, False, False, True, True]
+    assert opened[1].mode == "RGBA"
+    for i, raw in enumerate(raws):
+        assert np.array_equal(decode(raw), pillow[i]), i
+    assert np.array_equal(pillow[0], colour[..., ::-1]) and np.array_equal(pillow[1], colour[..., ::-1])
+    assert pillow[3].shape == (30, 40, 3) and np.array_equal(pillow[4], pillow[0])  # turned; the first frame

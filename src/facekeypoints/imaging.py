@@ -83,6 +83,12 @@ def png_may_turn(raw: bytes) -> bool:
     return True
 
 
+def webp_may_turn(im: Any) -> bool:
+    """Whether a WebP Pillow has opened (header read) is something only Pillow reads as it should: one with
+    EXIF or XMP (an orientation may be there) or with several frames."""
+    return bool(im.info.get("exif") or im.info.get("xmp") or getattr(im, "n_frames", 1) > 1)
+
+
 def decode(raw: bytes, reduce: int = 1, exif: bool = True, opened: Any = None) -> np.ndarray:
     """Image bytes to uint8 BGR ``(H, W, 3)``, EXIF orientation applied (unless ``exif`` is False:
     the pixels as stored); a JPEG is decoded at ``1/reduce`` of its size (``reduce`` in 1, 2, 4, 8).
@@ -102,6 +108,12 @@ def decode(raw: bytes, reduce: int = 1, exif: bool = True, opened: Any = None) -
         if cv2 is not None and im.format == "PNG" and im.mode in ("RGB", "L", "RGBA", "LA") and not png_may_turn(raw):
             # an 8-bit PNG nothing turns: lossless, so OpenCV gives Pillow's bytes, faster (alpha dropped by both;
             # Pillow's path took 0.9 ms against OpenCV's 0.8 for a 190-px RGBA frame of YT15)
+            out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+            if out is not None:
+                return out
+        if cv2 is not None and im.format == "WEBP" and im.mode in ("RGB", "RGBA") and not webp_may_turn(im):
+            # a still WebP nothing turns: OpenCV's libwebp gives Pillow's bytes (alpha dropped by both), faster
+            # (0.64 against 1.01 ms for a 176x192 lossless YT15 frame)
             out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
             if out is not None:
                 return out
