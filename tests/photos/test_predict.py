@@ -11,11 +11,11 @@ from facekeypoints.checkpoint import save_checkpoint
 from facekeypoints.cli import main
 from facekeypoints.data import DataError
 from facekeypoints.fileio import sha256_file
-from facekeypoints.keypoints import KEYPOINT_NAMES
+from facekeypoints.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from facekeypoints.models import create_model
 from facekeypoints.photos.batch import expand_inputs
 from facekeypoints.photos.detect import YUNET_SHA256, Framer, box_iou, create_detector, read_image, read_picture
-from facekeypoints.photos.predict import REFRAME_PASSES, RESCUE_BELOW, KeypointDetector
+from facekeypoints.photos.predict import REFRAME_PASSES, RESCUE_BELOW, KeypointDetector, eye_line_lean
 from tests.conftest import shared_path
 
 
@@ -641,6 +641,43 @@ def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
     without = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
     assert with_look < 0.05 and without > 0.2
     assert np.array_equal(points(image), plain)
+
+
+def test_the_eye_line_lean_is_the_heads_roll_either_way():
+    """``eye_line_lean``: 0 on level eyes (the face's left eye on the image's right), the roll's size either way
+    it turns, 180 upside down."""
+    level = np.zeros((1, NUM_KEYPOINTS, 2))
+    a, b = KEYPOINT_NAMES.index("left_eye_center"), KEYPOINT_NAMES.index("right_eye_center")
+    level[0, a], level[0, b] = (60.0, 40.0), (20.0, 40.0)
+    rolled = []
+    for degrees in (0.0, 60.0, -60.0, 180.0):
+        c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+        rolled.append(level[0] @ np.array([[c, s], [-s, c]]))
+    assert np.allclose(eye_line_lean(np.stack(rolled)), [0.0, 60.0, 60.0, 180.0])
+
+
+def test_a_face_whose_points_lean_gets_the_turned_looks_however_sure_the_network_is(face_photo):
+    """With the confidence gate shut (``turn_below`` 0), a head rolled 50 degrees still gets the detector's
+    turned looks through its points' eye line (over ``turn_lean``); with that gate shut too it gets none,
+    and the upright photo gets none either way."""
+    turned, image, _ = _turned(cv2.imread(str(face_photo)), 50)
+    det = KeypointDetector.from_pretrained("fast")
+    assert 0 < det.turn_lean < 50
+    asked, look = [], det.detector.look
+
+    def counted(*args):
+        asked.append(args[2])
+        return look(*args)
+
+    det.detector.look, det.turn_below, det.rescue_below = counted, 0.0, 0.0
+    det.detect(image)
+    assert asked == []
+    det.detect(turned)
+    assert asked
+    asked.clear()
+    det.turn_lean = 0.0
+    det.detect(turned)
+    assert asked == []
 
 
 def test_turned_looks_go_further_only_on_a_side_that_did_better_than_upright():
