@@ -426,7 +426,7 @@ def main() -> None:
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
         if args.turns == "none":
-            det.turn_below = 0.0
+            det.turn_below = det.turn_lean = det.turn_score = 0.0
         elif args.turn_below is not None:
             det.turn_below = args.turn_below
         if args.turn_lean is not None:

@@ -588,6 +588,57 @@ def test_a_head_turned_90_degrees_that_yunet_takes_for_upright_is_found_in_its_t
         assert error() > 0.3, name  # without the rescue
 
 
+def _rolled_whole(image, degrees):
+    """The photo turned by ``degrees`` (counter-clockwise as seen) about its centre on a canvas that holds all
+    of it, as ``benchmarks/pipeline_eval.py --roll`` turns the wild validation photos; and the turn."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    c, s = abs(np.cos(np.radians(degrees))), abs(np.sin(np.radians(degrees)))
+    side = (int(np.ceil(w * c + h * s)), int(np.ceil(w * s + h * c)))
+    m[:, 2] += ((side[0] - w) / 2, (side[1] - h) / 2)
+    return cv2.warpAffine(image, m, side), m
+
+
+def _wild_error(det, tmp_path, name, degrees):
+    """NME (outer eye corners) of ``det``'s nearest face on the wild-68 photo ``name`` turned by ``degrees``."""
+    from facekeypoints.data.landmarks68 import iter_faces
+    from facekeypoints.keypoints import map_68_to_15
+
+    if not (tmp_path / "wild68_train.tar").exists():
+        (tmp_path / "wild68_train.tar").symlink_to(shared_path("wild-68", "wild68_train.tar"))
+    for face in iter_faces(tmp_path):  # read while the tar is open
+        if face.name == name:
+            raw, points = face.read(), face.points
+            break
+    turned, m = _rolled_whole(read_image(raw, color=True), degrees)
+    truth = map_68_to_15(points) @ m[:, :2].T + m[:, 2]
+    return min(np.linalg.norm(np.array([[f["keypoints"][n]["x"], f["keypoints"][n]["y"]] for n in KEYPOINT_NAMES])
+                              - truth, axis=1).mean() for f in det.detect(turned)) / np.linalg.norm(truth[3] - truth[5])
+
+
+def test_a_head_turned_90_degrees_that_yunet_scores_low_gets_the_turned_looks(tmp_path):
+    """A wild validation head turned 90 degrees that YuNet takes for an upright face scores under TURN_SCORE,
+    and the network is sure enough of its wrong, level points that the confidence gate alone makes no turned
+    look: with the score gate the face comes out right, without it far off."""
+    det = KeypointDetector.from_pretrained("default")
+    assert 0 < det.turn_score < 1
+    assert _wild_error(det, tmp_path, "wild68/helen_114487865_1.jpg", 90) < 0.05
+    det.turn_score = 0.0
+    assert _wild_error(det, tmp_path, "wild68/helen_114487865_1.jpg", 90) > 0.3
+
+
+def test_a_rescue_view_yunet_scores_lower_than_the_face_is_not_taken(tmp_path, monkeypatch):
+    """A wild validation head turned 30 degrees that the network is unsure of: the 90-degree rescue view makes
+    it surer, but YuNet scores the face lower there and the view is wrong. RESCUE_TIE keeps the face as
+    framed upright (under 10%); without it (any score taken) the points come out over 30% off."""
+    import facekeypoints.photos.predict as predict
+
+    det = KeypointDetector.from_pretrained("default")
+    assert _wild_error(det, tmp_path, "wild68/helen_11329920_1.jpg", -30) < 0.1
+    monkeypatch.setattr(predict, "RESCUE_TIE", 1.0)
+    assert _wild_error(det, tmp_path, "wild68/helen_11329920_1.jpg", -30) > 0.3
+
+
 def _roll(m):
     """The turn (degrees, counter-clockwise as seen) a framing takes out of the image."""
     return np.degrees(np.arctan2(m[1, 0], m[0, 0]))
@@ -637,7 +688,7 @@ def test_a_head_rolled_70_degrees_gets_the_detectors_turned_look(face_photo):
     want = np.r_[centre - half, centre + half]
     assert box_iou(np.array([det.detect(turned)[0]["box"]]), want)[0] > 0.8
     assert box_iou(det.detector(turned).boxes[:1].astype(np.float64), want)[0] < 0.6
-    det.turn_below = 0.0
+    det.turn_below = det.turn_lean = det.turn_score = 0.0  # no turned looks
     without = np.linalg.norm(points(turned) - upright, axis=1).mean() / eyes
     assert with_look < 0.05 and without > 0.2
     assert np.array_equal(points(image), plain)

@@ -74,16 +74,24 @@ TURN_TIE = 0.02  # a look scoring within this of the upright detection sees the 
 # A face whose points' eye line leans by TURN_LEAN degrees or more gets those turned looks too, however sure
 # the network is of it (0: never): a head rolled about 60 degrees, framed from a small first look (``fast``),
 # can get points the network is sure of that are still off. Wild val turned by 60 degrees: ``fast`` 3.31%
-# instead of 3.82%, ``default`` 3.16% instead of 3.28%; upright photos make no more YuNet runs (section 28).
+# instead of 3.82%; upright photos make no more YuNet runs (section 28).
 TURN_LEAN = 40.0
+# ... and a face YuNet scores under TURN_SCORE: a head rolled 90 degrees that YuNet took for an upright face
+# (scoring it about 0.7) can get level points the network is sure of, 70% off. Wild val turned by 90 degrees:
+# `default` 4.49% instead of 4.92%; upright photos make no more YuNet runs (section 28).
+TURN_SCORE = 0.75
 # A face still under RESCUE_BELOW after that (often a head rolled about 90 degrees that YuNet took for an upright
 # face, whose 45-degree view then scored lower) is framed in the views turned by RESCUE_DEGREES and predicted
-# there; the view where the network is surest wins if it is surer than the face by RESCUE_MARGIN (section 22).
+# there; the view where the network is surest wins if it is surer than the face by RESCUE_MARGIN (section 22),
+# and YuNet scores the face in it about as well as it scores it now or better (within RESCUE_TIE): a head rolled
+# 30 degrees that the network was unsure of came out 37% off in a 90-degree view YuNet scored 0.16 lower; the 32
+# heads rolled 90 degrees it rescues all score higher in their view (section 28).
 # 0.7 rather than 0.65: at 90 degrees of roll 4.89% instead of 6.75% (`fast`), 4.48% instead of 4.65%
 # (`default`), the same on the photos upright and turned by 45 and 60 degrees (section 24).
 RESCUE_BELOW = 0.7
 RESCUE_DEGREES = (-90.0, 90.0)
 RESCUE_MARGIN = 0.1
+RESCUE_TIE = 0.02
 # Where YuNet's first look was under its ``recheck_side`` (``fast``: 160 px) and the network's mean confidence in
 # a face is under RECHECK_BELOW, YuNet looks at the whole photo again from that side before any turned look; a
 # face found there replaces the one it overlaps (SAME_FACE) where the network is surer of it (section 24).
@@ -144,6 +152,7 @@ class KeypointDetector:
         self.reframe_limit = REFRAME_LIMIT  # ... by more than this share of the crop side
         self.turn_below = TURN_BELOW  # faces less sure than this get the detector's turned looks (0: never)
         self.turn_lean = TURN_LEAN  # ... and faces whose eye line leans by this many degrees or more (0: never)
+        self.turn_score = TURN_SCORE  # ... and faces YuNet scores under this (0: never)
         self.turn_degrees = TURN_DEGREES
         self.rescue_below = RESCUE_BELOW  # ... and those still less sure than this, the RESCUE_DEGREES views (0: never)
         self.recheck_below = RECHECK_BELOW  # a face less sure than this: YuNet's recheck, if it has one (0: never)
@@ -333,8 +342,8 @@ class KeypointDetector:
         # in one, the face is framed in that view as any detection is, and cropped from the photo.
         scores, out_boxes = found.scores.copy(), found.boxes.copy()
         leaning = eye_line_lean(pts) >= self.turn_lean if self.turn_lean > 0 else False
-        unsure = (np.flatnonzero((conf.mean(1) < self.turn_below) | leaning) if hasattr(self.detector, "look")
-                  else [])
+        unsure = (np.flatnonzero((conf.mean(1) < self.turn_below) | leaning | (found.scores < self.turn_score))
+                  if hasattr(self.detector, "look") else [])
         to_image = invert_affine(pic.to_full())  # full-image pixels -> pic.image's
         boxes = {i: apply_affine(found.boxes[i].reshape(2, 2), to_image).reshape(-1) for i in unsure}
 
@@ -353,7 +362,8 @@ class KeypointDetector:
         if moved:
             pts[moved], conf[moved] = self._points(pic, [framings[i] for i in moved])
         # Faces still far from sure: framed in the views turned by RESCUE_DEGREES and predicted there; the view
-        # where the network is surest wins, if by RESCUE_MARGIN surer than the face is now.
+        # where the network is surest wins, if by RESCUE_MARGIN surer than the face is now, and YuNet sees it there
+        # about as well as now or better.
         lost = [i for i in unsure if conf[i].mean() < self.rescue_below]
         looks = [(i, seen) for i in lost for degrees in RESCUE_DEGREES
                  if (seen := self.detector.look(pic.image, boxes[i], degrees)) is not None]
@@ -362,7 +372,8 @@ class KeypointDetector:
             sure = cconf.mean(1)
             for i in lost:
                 k = max((k for k, (j, _) in enumerate(looks) if j == i), key=lambda k: sure[k], default=None)
-                if k is not None and sure[k] > conf[i].mean() + RESCUE_MARGIN:
+                if (k is not None and sure[k] > conf[i].mean() + RESCUE_MARGIN
+                        and looks[k][1].score >= scores[i] - RESCUE_TIE):
                     pts[i], conf[i], scores[i] = cpts[k], cconf[k], looks[k][1].score
                     out_boxes[i] = upright_box(looks[k][1])
         return [self.face_record(box, score, p, c)
