@@ -322,6 +322,9 @@ def main() -> None:
     ap.add_argument("--turn-lean", type=float, metavar="DEG",
                     help="faces whose points' eye line leans this many degrees or more get the turned looks too "
                          "(default: predict.TURN_LEAN; 0: never)")
+    ap.add_argument("--turn-score", type=float, metavar="SCORE",
+                    help="faces YuNet scores under this get the turned looks too "
+                         "(default: predict.TURN_SCORE; 0: never)")
     ap.add_argument("--mosaic", type=int, default=0, metavar="K",
                     help="K >= 2: group photos, each a K x K grid of the photos (faces of three sizes, see _mosaic), "
                          "for detection rates on small faces beside large ones (default 0: each photo as it is)")
@@ -345,6 +348,8 @@ def main() -> None:
         ap.error("--turn-below is a confidence in [0, 1], for --turns all or looks (none makes no turned looks)")
     if args.turn_lean is not None and (args.turns == "none" or not 0 <= args.turn_lean <= 180):
         ap.error("--turn-lean is an angle in [0, 180] degrees, for --turns all or looks (none makes no turned looks)")
+    if args.turn_score is not None and (args.turns == "none" or not 0 <= args.turn_score <= 1):
+        ap.error("--turn-score is a detector score in [0, 1], for --turns all or looks (none makes no turned looks)")
     if args.recheck is not None and not all(0 <= v <= 1 for v in args.recheck):
         ap.error("--recheck takes a confidence and a detector score, each in [0, 1]")
     if args.mosaic and (args.mosaic < 2 or args.roll):
@@ -410,6 +415,7 @@ def main() -> None:
                     "source": args.src, "part": args.part, "faces_of": args.faces_of,
                     "roll_degrees": args.roll,
                     "turns": args.turns, "turn_below": args.turn_below, "turn_lean": args.turn_lean,
+                    "turn_score": args.turn_score,
                     "rescue_below": args.rescue_below,
                     "recheck": args.recheck,
                     "model": args.model,
@@ -431,6 +437,8 @@ def main() -> None:
             det.turn_below = args.turn_below
         if args.turn_lean is not None:
             det.turn_lean = args.turn_lean
+        if args.turn_score is not None:
+            det.turn_score = args.turn_score
         det.turn_search = args.turns == "all"
         runs = _counted(det.detector, "decode")  # YuNet's runs (every look of every kind): a time proxy
         if args.rescue_below is not None:
