@@ -80,6 +80,11 @@ MEDIAPIPE_TO_15: dict[str, tuple[int, ...]] = {
 }
 
 
+# The gates that send a face to predict's turned looks: option (= KeypointDetector attribute), top of its range, what
+TURN_GATES = (("turn_below", 1, "a confidence"), ("turn_lean", 180, "an angle in degrees"),
+              ("turn_score", 1, "a detector score"))
+
+
 def _ious(boxes: np.ndarray, truth68: np.ndarray) -> np.ndarray:
     """IoU of each output box with the true face's 68-point box."""
     return box_iou(np.asarray(boxes, np.float64).reshape(-1, 4), np.r_[truth68.min(0), truth68.max(0)])
@@ -344,12 +349,11 @@ def main() -> None:
     for name, path in (("--src", args.src), ("--data", args.data), ("--faces-of", args.faces_of)):
         if path is not None and not Path(path).exists():
             ap.error(f"{name} {path}: no such file or folder")
-    if args.turn_below is not None and (args.turns == "none" or not 0 <= args.turn_below <= 1):
-        ap.error("--turn-below is a confidence in [0, 1], for --turns all or looks (none makes no turned looks)")
-    if args.turn_lean is not None and (args.turns == "none" or not 0 <= args.turn_lean <= 180):
-        ap.error("--turn-lean is an angle in [0, 180] degrees, for --turns all or looks (none makes no turned looks)")
-    if args.turn_score is not None and (args.turns == "none" or not 0 <= args.turn_score <= 1):
-        ap.error("--turn-score is a detector score in [0, 1], for --turns all or looks (none makes no turned looks)")
+    for gate, top, what in TURN_GATES:
+        value = getattr(args, gate)
+        if value is not None and (args.turns == "none" or not 0 <= value <= top):
+            ap.error(f"--{gate.replace('_', '-')} is {what} in [0, {top}], for --turns all or looks (none makes no "
+                     "turned looks)")
     if args.recheck is not None and not all(0 <= v <= 1 for v in args.recheck):
         ap.error("--recheck takes a confidence and a detector score, each in [0, 1]")
     if args.mosaic and (args.mosaic < 2 or args.roll):
@@ -431,14 +435,9 @@ def main() -> None:
                                                rotate=True if framing.startswith("rot") else None,
                                                detect_side=int(side) if side else None, points=args.points)
         load_ms = 1000 * (time.perf_counter() - t0)
-        if args.turns == "none":
-            det.turn_below = det.turn_lean = det.turn_score = 0.0
-        elif args.turn_below is not None:
-            det.turn_below = args.turn_below
-        if args.turn_lean is not None:
-            det.turn_lean = args.turn_lean
-        if args.turn_score is not None:
-            det.turn_score = args.turn_score
+        for gate, _, _ in TURN_GATES:  # predict's attributes of the same names; none given with --turns none
+            if args.turns == "none" or getattr(args, gate) is not None:
+                setattr(det, gate, 0.0 if args.turns == "none" else getattr(args, gate))
         det.turn_search = args.turns == "all"
         runs = _counted(det.detector, "decode")  # YuNet's runs (every look of every kind): a time proxy
         if args.rescue_below is not None:

@@ -105,9 +105,9 @@ def decode(raw: bytes, reduce: int = 1, exif: bool = True, opened: Any = None) -
             out = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)  # the same bytes, a third faster
             if out is not None:
                 return out
-        # An 8-bit PNG or a still WebP that nothing turns: lossless decoders both, so OpenCV gives Pillow's bytes,
-        # faster (alpha dropped by both). Pillow took 0.9 ms against OpenCV's 0.8 for a 190-px RGBA PNG frame of
-        # YT15, 1.01 against 0.64 for a 176x192 lossless WebP frame.
+        # An 8-bit PNG or a still WebP that nothing turns (PNG is lossless, and both read WebP with libwebp): OpenCV
+        # gives Pillow's bytes, faster (alpha dropped by both). Pillow took 0.9 ms against OpenCV's 0.8 for a 190-px
+        # RGBA PNG frame of YT15, 1.01 against 0.64 for a 176x192 lossless WebP frame.
         if cv2 is not None and (
                 (im.format == "PNG" and im.mode in ("RGB", "L", "RGBA", "LA") and not png_may_turn(raw))
                 or (im.format == "WEBP" and im.mode in ("RGB", "RGBA") and not webp_may_turn(im))):
