@@ -439,6 +439,11 @@ def main() -> None:
             if args.turns == "none" or getattr(args, gate) is not None:
                 setattr(det, gate, 0.0 if args.turns == "none" else getattr(args, gate))
         det.turn_search = args.turns == "all"
+        given = [f"--{o.replace('_', '-')}" for o in [g for g, _, _ in TURN_GATES] + ["rescue_below"]
+                 if getattr(args, o) is not None]
+        if given and not hasattr(det.detector, "look"):
+            print(f"pipeline_eval: {', '.join(given)}: not applied to {variant}: its detector makes no turned "
+                  "looks (YuNet's do)", file=sys.stderr)
         runs = _counted(det.detector, "decode")  # YuNet's runs (every look of every kind): a time proxy
         if args.rescue_below is not None:
             det.rescue_below = args.rescue_below
